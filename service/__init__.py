@@ -1,0 +1,1 @@
+"""Controller side of samplersearch: settings, SQL store, searchers, job runner, CLI."""

@@ -1,0 +1,218 @@
+"""The ``samplersearch`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from service.config import Settings
+from service.spec import JobSpec
+from service.store import Store
+
+app = typer.Typer(help="Learn how to sample training data: search, evaluate and export Swift Samplers.",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+
+class NoiseKind(str, Enum):
+    symmetric = "symmetric"
+    asymmetric = "asymmetric"
+
+
+class SearcherName(str, Enum):
+    gp_ucb = "gp-ucb"
+    random = "random"
+    optuna = "optuna"
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+def _settings(db: str | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"database_url": db}) if db else settings
+
+
+def _task_options(task: str, label_noise: float, noise_kind: NoiseKind, imbalance: float, data: str | None) -> dict:
+    return {"name": task, "label_noise": label_noise, "noise_kind": noise_kind.value, "imbalance": imbalance,
+            "data": data}
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+TaskOpt = Annotated[str, typer.Option("--task", help="registered task name (see `samplersearch tasks`)")]
+NoiseOpt = Annotated[float, typer.Option("--label-noise", help="fraction of training labels flipped, [0, 1)")]
+NoiseKindOpt = Annotated[NoiseKind, typer.Option("--noise-kind")]
+ImbalanceOpt = Annotated[float, typer.Option("--imbalance", help="long-tail ratio n_max/n_min >= 1")]
+DataOpt = Annotated[Optional[str], typer.Option("--data", help="arrays task: .npz relative to the data directory")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="seeds data perturbation, shared weights and the search")]
+
+
+def _watch(store: Store, job_id: int, total: int, stop: threading.Event) -> None:
+    """Show live progress from the store (the source of truth) until ``stop`` is set."""
+    with Progress(TextColumn("[bold]job {task.fields[job]}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("best {task.fields[best]}"), TextColumn("failed {task.fields[failed]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
+        bar = progress.add_task("trials", total=total, job=job_id, best="-", failed=0)
+        while True:
+            stopping = stop.wait(0.5)
+            done = [t for t in store.trials(job_id) if t.status in ("succeeded", "failed")]
+            scores = [t.metric for t in done if t.metric is not None]
+            progress.update(bar, completed=len(done), best=f"{max(scores):.4f}" if scores else "-",
+                            failed=sum(t.status == "failed" for t in done))
+            if stopping:
+                return
+
+
+@app.command()
+def run(
+    task: TaskOpt = "mnist1d",
+    label_noise: NoiseOpt = 0.0,
+    noise_kind: NoiseKindOpt = NoiseKind.symmetric,
+    imbalance: ImbalanceOpt = 1.0,
+    data: DataOpt = None,
+    trials: Annotated[int, typer.Option(help="candidate samplers to evaluate")] = 40,
+    initial: Annotated[int, typer.Option(help="Sobol points before the GP")] = 8,
+    parallel: Annotated[int, typer.Option(help="trials at once")] = 2,
+    searcher: Annotated[SearcherName, typer.Option()] = SearcherName.gp_ucb,
+    fine_tune_epochs: Annotated[Optional[int], typer.Option(help="E_f (default: the task's)")] = None,
+    ucb_beta: Annotated[float, typer.Option()] = 2.0,
+    seed: SeedOpt = 0,
+    cpus_per_trial: Annotated[float, typer.Option()] = 1.0,
+    gpus_per_trial: Annotated[float, typer.Option(help="fractional GPUs share a device")] = 0.0,
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
+    out: Annotated[Path, typer.Option(help="where the best sampler JSON is written")] = Path("best.json"),
+) -> None:
+    """Run one search job to the end and write the best sampler JSON to --out."""
+    settings = _settings(db)
+    try:
+        spec = JobSpec.model_validate({
+            "task": _task_options(task, label_noise, noise_kind, imbalance, data),
+            "search": {"trials": trials, "initial": initial, "parallel": parallel, "searcher": searcher.value,
+                       "fine_tune_epochs": fine_tune_epochs, "ucb_beta": ucb_beta, "seed": seed},
+            "resources": {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+        })
+    except ValidationError as error:
+        _fail(_validation_message(error))
+    if spec.search.trials > settings.max_trials:
+        _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
+
+    from service.runner import job_sampler_document, run_search_job
+
+    store = Store(settings.database_url)
+    job = store.create_job(spec.model_dump())
+    console.print(f"job {job.id}: {spec.search.searcher} search over {task} "
+                  f"(noise {label_noise}, {trials} trials, {parallel} at once) -> {settings.database_url}")
+    started = time.perf_counter()
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(store, job.id, trials, stop), daemon=True)
+    watcher.start()
+    try:
+        job = run_search_job(store, job.id, settings)
+    finally:
+        stop.set()
+        watcher.join()
+    elapsed = time.perf_counter() - started
+    if job.status != "succeeded":
+        _fail(f"job {job.id} {job.status}: {job.error}")
+    document = job_sampler_document(store, job.id)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    all_trials = store.trials(job.id)
+    summary = {
+        "job_id": job.id, "status": job.status, "task": task, "searcher": spec.search.searcher,
+        "trials": len(all_trials), "failed": sum(t.status == "failed" for t in all_trials),
+        "best_trial": job.best_trial_index, "best_val_accuracy": document["source"]["value"],
+        "seconds": round(elapsed, 1), "sampler": str(out),
+    }
+    print(json.dumps(summary))
+
+
+@app.command()
+def evaluate(
+    task: TaskOpt = "mnist1d",
+    sampler: Annotated[str, typer.Option(help="sampler JSON path, or 'uniform'")] = "uniform",
+    label_noise: NoiseOpt = 0.0,
+    noise_kind: NoiseKindOpt = NoiseKind.symmetric,
+    imbalance: ImbalanceOpt = 1.0,
+    data: DataOpt = None,
+    epochs: Annotated[Optional[int], typer.Option(help="epochs from scratch (default: the task's)")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Train from scratch with a sampler (or uniformly) and print validation and test accuracy as JSON."""
+    from sampler_space import SamplerFormatError, load_sampler
+    from service.spec import TaskConfig
+    from workers.evaluation import evaluate_sampler
+    from workers.tasks.definition import TaskDataError
+
+    try:
+        task_spec = TaskConfig.model_validate(_task_options(task, label_noise, noise_kind, imbalance, data)).to_task_spec()
+    except ValidationError as error:
+        _fail(_validation_message(error))
+    swift = None
+    if sampler != "uniform":
+        try:
+            swift = load_sampler(sampler)
+        except FileNotFoundError:
+            _fail(f"--sampler: no file {sampler!r}")
+        except SamplerFormatError as error:
+            _fail(f"--sampler: {error}")
+    try:
+        result = evaluate_sampler(task_spec, seed, swift, epochs=epochs, sampler_name=sampler)
+    except TaskDataError as error:
+        _fail(str(error))
+    print(json.dumps(result.__dict__))
+
+
+@app.command()
+def tasks() -> None:
+    """List the registered tasks with their sizes and defaults."""
+    from workers.tasks import list_tasks
+
+    table = Table("task", "size", "E_o", "E_f", "batch", "optimiser", "description")
+    for task in list_tasks():
+        r = task.recipe
+        table.add_row(task.name, task.size_hint, str(r.pretrain_epochs), str(r.fine_tune_epochs), str(r.batch_size),
+                      f"{r.optimizer} lr={r.lr:g}", task.description)
+    Console().print(table)
+
+
+@app.command()
+def export(
+    job: Annotated[int, typer.Option("--job", help="job id")],
+    trial: Annotated[Optional[int], typer.Option(help="trial index (default: the best)")] = None,
+    db: Annotated[Optional[str], typer.Option()] = None,
+    out: Annotated[Path, typer.Option()] = Path("best.json"),
+) -> None:
+    """Write a finished job's sampler JSON (best trial, or --trial N)."""
+    from service.runner import job_sampler_document
+    from service.store import JobNotFoundError
+
+    store = Store(_settings(db).database_url)
+    try:
+        document = job_sampler_document(store, job, trial)
+    except (JobNotFoundError, LookupError) as error:
+        _fail(str(error))
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    logging.basicConfig(level=os.environ.get("SAMPLERSEARCH_LOG_LEVEL", "WARNING"))
+    app(sys.argv[1:])

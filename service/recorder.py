@@ -1,0 +1,97 @@
+"""A Ray Tune callback that writes every trial event to the SQL store, as it happens.
+
+Tune pickles its run config, so the callback holds only the database URL and opens its store
+lazily in the driver process. Trial indices are assigned in start order from the job's free
+indices (those without a finished row), which makes a resumed job continue without repeating.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ray.tune import Callback
+
+from service.searchers.gp_ucb import SUGGESTION_KEY
+from service.store import Store
+
+RECORDED_METRICS = ("epoch", "val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second",
+                    "device", "node_id")
+
+
+def describe_error(trial: Any) -> str:
+    """A one-line reason for a failed Tune trial: the root exception's type and message."""
+    error = None
+    try:
+        error = trial.get_pickled_error()
+    except Exception:  # noqa: BLE001 - a missing or unreadable error file still needs a message
+        error = None
+    while error is not None and getattr(error, "cause", None) is not None and error.cause is not error:
+        error = error.cause
+    if error is not None:
+        return f"{type(error).__name__}: {error}".strip()
+    try:
+        text = str(trial.get_error() or "")
+    except Exception:  # noqa: BLE001
+        text = ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "trial failed without an error message"
+
+
+class TrialRecorder(Callback):
+    """Records trials of job ``job_id``.
+
+    Args:
+        database_url: the store's URL.
+        job_id: the job whose trials these are.
+        parameter_names: config keys that are sampler parameters (others are not stored as params).
+        free_indices: trial indices still to be filled, in order.
+        searcher: recorded as a trial's ``suggestion`` when its config does not say where it came from.
+    """
+
+    def __init__(self, database_url: str, job_id: int, parameter_names: list[str], free_indices: list[int],
+                 searcher: str = "") -> None:
+        self.database_url = database_url
+        self.searcher = searcher
+        self.job_id = job_id
+        self.parameter_names = list(parameter_names)
+        self.free_indices = list(free_indices)
+        self.indices: dict[str, int] = {}
+        self._store: Store | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_store": None}
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.database_url, apply_migrations=False)
+        return self._store
+
+    def _index(self, trial: Any) -> int:
+        if trial.trial_id not in self.indices:
+            if not self.free_indices:
+                raise RuntimeError("more trials started than the job asked for")
+            self.indices[trial.trial_id] = self.free_indices.pop(0)
+        return self.indices[trial.trial_id]
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        params = {name: float(trial.config[name]) for name in self.parameter_names}
+        suggestion = trial.config.get(SUGGESTION_KEY) or self.searcher or None
+        self.store.start_trial(self.job_id, self._index(trial), params, tune_trial_id=trial.trial_id,
+                               suggestion=suggestion)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        row = {key: result[key] for key in RECORDED_METRICS if key in result}
+        self.store.add_trial_result(self.job_id, self._index(trial), row)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        metric = (trial.last_result or {}).get("objective")
+        if metric is None or not math.isfinite(float(metric)):
+            self.store.finish_trial(self.job_id, self._index(trial), status="failed",
+                                    error="trial finished without a finite objective")
+            return
+        self.store.finish_trial(self.job_id, self._index(trial), status="succeeded", metric=float(metric))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.store.finish_trial(self.job_id, self._index(trial), status="failed", error=describe_error(trial))

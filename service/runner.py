@@ -1,0 +1,195 @@
+"""Run one search job to the end: reference model, features, transforms, Ray Tune, SQL, export.
+
+This is the job driver. It runs in one process per job (two ``Tuner.fit`` calls in one process
+race inside Ray Tune). The store is the source of truth: a job that was interrupted resumes from
+its finished trials (they seed the searcher; interrupted trials are re-run with their own points).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from sampler_space.swift import parameter_names
+from service.config import Settings
+from service.export import sampler_context, sampler_document
+from service.models import Job, utcnow
+from service.recorder import TrialRecorder
+from service.searchers import GpUcbSearcher, make_searcher
+from service.searchers.factory import METRIC, MODE
+from service.spec import JobSpec
+from service.store import Store
+from workers.reference import build_model, fit_transforms, shared_weights, static_features
+from workers.tasks import get_task, load_task_data
+from workers.trainable import FineTunePayload, fine_tune_trainable
+from workers.training import pick_device
+
+logger = logging.getLogger(__name__)
+
+# Progress is shown from the store; Tune's own console tables would only duplicate it.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+class NoGpuError(RuntimeError):
+    """The job asks for GPUs that the Ray cluster does not have."""
+
+
+@dataclass(frozen=True)
+class PreparedSearch:
+    """Everything a job's trials share, computed once by the driver."""
+
+    payload: FineTunePayload
+    context: dict[str, Any]
+    parameter_names: list[str]
+    shared_weights_cached: bool
+
+
+def prepare_search(spec: JobSpec, settings: Settings) -> PreparedSearch:
+    """Load data, get (cached) shared weights, compute static features and fit the transforms."""
+    task_spec = spec.task.to_task_spec()
+    task = get_task(task_spec.name)
+    seed = spec.search.seed
+    data = load_task_data(task_spec, seed, settings.data_dir)
+    device = pick_device(want_gpu=spec.resources.gpu > 0)
+    state, cached = shared_weights(task_spec, data, seed, device, settings.cache_dir)
+    reference = build_model(task_spec, data, seed, device)
+    reference.load_state_dict(state)
+    features = static_features(reference, data, spec.search.features)
+    transforms = fit_transforms(features, spec.search.transform)
+    transformed = torch.stack([t(features.raw[:, n]) for n, t in enumerate(transforms)], dim=1)
+    payload = FineTunePayload(
+        task_name=task_spec.name, input_shape=data.input_shape, num_classes=data.num_classes, recipe=task.recipe,
+        shared_state=state, transformed_features=transformed, x_train=data.x_train, y_train=data.y_train,
+        x_val=data.x_val, y_val=data.y_val, features=tuple(spec.search.features), segments=spec.search.segments,
+        epsilon=spec.search.epsilon,
+        fine_tune_epochs=spec.search.fine_tune_epochs or task.recipe.fine_tune_epochs,
+        objective=spec.search.objective, seed=seed,
+    )
+    context = sampler_context(spec.search.features, spec.search.segments, spec.search.epsilon, transforms)
+    return PreparedSearch(payload, context, parameter_names(spec.search.features, spec.search.segments), cached)
+
+
+def ensure_ray(settings: Settings) -> None:
+    """Connect to ``settings.ray_address`` or start a local Ray instance (no dashboard)."""
+    if ray.is_initialized():
+        return
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)
+
+
+def check_resources(spec: JobSpec) -> None:
+    """Fail fast when trials ask for more CPUs or GPUs than the cluster has (Tune would wait forever)."""
+    available = ray.cluster_resources()
+    if spec.resources.gpu > 0 and available.get("GPU", 0.0) < spec.resources.gpu:
+        raise NoGpuError(
+            f"resources.gpu={spec.resources.gpu} but the Ray cluster has {available.get('GPU', 0.0):g} GPUs; "
+            "use --gpus-per-trial 0 or join a cluster with GPU workers"
+        )
+    if available.get("CPU", 0.0) < spec.resources.cpu:
+        raise NoGpuError(f"resources.cpu={spec.resources.cpu} exceeds the cluster's {available.get('CPU', 0.0):g} CPUs")
+
+
+def _searcher_for(spec: JobSpec, names: list[str], finished: list, interrupted: list) -> tuple[Any, dict]:
+    search = spec.search
+    fresh = not finished and not interrupted
+    search_alg, param_space = make_searcher(search.searcher, names, n_initial=search.initial, beta=search.ucb_beta,
+                                            seed=search.seed, parallel=search.parallel,
+                                            start_uniform=search.start_uniform and fresh)
+    inner = getattr(search_alg, "searcher", None)
+    if isinstance(inner, GpUcbSearcher):
+        for trial in finished:
+            inner.add_evaluated_point(trial.params, trial.metric if trial.status == "succeeded" else None,
+                                      error=trial.status != "succeeded")
+        inner.skip_initial_points(min(len(finished) + len(interrupted), search.initial))
+        for trial in interrupted:
+            inner.requeue({**trial.params, "_suggestion": trial.suggestion})
+    return search_alg, param_space
+
+
+def run_search_job(store: Store, job_id: int, settings: Settings, search_alg: Any = None) -> Job:
+    """Drive job ``job_id`` (already in the store) to a final status and return its row.
+
+    ``search_alg`` overrides the searcher the spec names (tests use it to inject a failing point).
+    Errors before or around the Tune run mark the job ``failed`` with the message; a failed trial
+    only marks that trial.
+    """
+    job = store.get_job(job_id)
+    spec = JobSpec.model_validate(job.spec)
+    torch.set_num_threads(settings.controller_threads)
+    store.update_job(job_id, status="running", started_at=job.started_at or utcnow(), error=None)
+    try:
+        prepared = prepare_search(spec, settings)
+        store.update_job(job_id, sampler_context=prepared.context)
+        ensure_ray(settings)
+        check_resources(spec)
+        trials = store.trials(job_id)
+        finished = [t for t in trials if t.status in ("succeeded", "failed")]
+        interrupted = [t for t in trials if t.status == "running"]
+        done = {t.index for t in finished}
+        free = [i for i in range(spec.search.trials) if i not in done]
+        if free:
+            _tune(store, job_id, spec, settings, prepared, finished, interrupted, free, search_alg)
+        return finish_job(store, job_id)
+    except Exception as error:
+        logger.exception("job %s failed", job_id)
+        return store.update_job(job_id, status="failed", error=f"{type(error).__name__}: {error}", finished_at=utcnow())
+
+
+def _tune(store: Store, job_id: int, spec: JobSpec, settings: Settings, prepared: PreparedSearch, finished: list,
+          interrupted: list, free: list[int], search_alg: Any) -> None:
+    if search_alg is None:
+        search_alg, param_space = _searcher_for(spec, prepared.parameter_names, finished, interrupted)
+    else:
+        param_space = {}
+    experiment = f"samplersearch-job-{job_id}"
+    store.update_job(job_id, tune_experiment=experiment)
+    trainable = tune.with_resources(tune.with_parameters(fine_tune_trainable, payload=prepared.payload),
+                                    {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu})
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(search_alg=search_alg, metric=METRIC, mode=MODE, num_samples=len(free),
+                                    reuse_actors=True),
+        run_config=tune.RunConfig(
+            name=experiment, storage_path=str(Path(settings.results_dir).resolve()), verbose=0,
+            callbacks=[TrialRecorder(store.url, job_id, prepared.parameter_names, free, spec.search.searcher)],
+            failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
+        ),
+    )
+    tuner.fit()
+
+
+def finish_job(store: Store, job_id: int) -> Job:
+    """Close the job: best trial, or failed when no trial succeeded."""
+    trials = store.trials(job_id)
+    best = store.best_trial(job_id)
+    if best is None:
+        errors = [t.error for t in trials if t.error]
+        reason = f"all {len(trials)} trials failed" + (f"; first error: {errors[0]}" if errors else "")
+        return store.update_job(job_id, status="failed", error=reason, finished_at=utcnow())
+    return store.update_job(job_id, status="succeeded", best_trial_index=best.index, finished_at=utcnow())
+
+
+def job_sampler_document(store: Store, job_id: int, trial_index: int | None = None) -> dict[str, Any]:
+    """The sampler JSON of the job's best trial (or of ``trial_index``)."""
+    job = store.get_job(job_id)
+    trial = store.best_trial(job_id) if trial_index is None else store.trial(job_id, trial_index)
+    if trial is None or trial.status != "succeeded" or job.sampler_context is None:
+        raise LookupError(f"job {job_id} has no finished trial" + ("" if trial_index is None else f" {trial_index}"))
+    source = {"job_id": job_id, "trial_id": trial.index, "task": job.spec["task"]["name"], "metric": "val_accuracy",
+              "objective": job.spec["search"].get("objective", "last"), "value": trial.metric,
+              "seed": job.spec["search"].get("seed", 0)}
+    return sampler_document(job.sampler_context, trial.params, source)
+
+
+__all__ = ["NoGpuError", "job_sampler_document", "prepare_search", "run_search_job"]

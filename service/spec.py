@@ -1,0 +1,92 @@
+"""Job specifications: the validated, defaulted description of one search job.
+
+The CLI builds these from options; the REST API takes them as request bodies. Validation errors
+name the offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sampler_space.features import FEATURE_NAMES
+from workers.tasks import TaskSpec, get_task
+from workers.tasks.registry import UnknownTaskError
+
+SEARCHERS = ("gp-ucb", "random", "optuna")
+
+
+class TaskConfig(BaseModel):
+    """Which task, and how its training split is perturbed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(examples=["mnist1d"])
+    label_noise: float = Field(default=0.0, ge=0.0, lt=1.0, description="fraction of training labels flipped")
+    noise_kind: Literal["symmetric", "asymmetric"] = "symmetric"
+    imbalance: float = Field(default=1.0, ge=1.0, description="long-tail ratio n_max/n_min of the training split")
+    data: str | None = Field(default=None, description="arrays task: .npz path relative to the data directory")
+
+    @field_validator("name")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        try:
+            get_task(name)
+        except UnknownTaskError as error:
+            raise ValueError(str(error)) from None
+        return name
+
+    def to_task_spec(self) -> TaskSpec:
+        return TaskSpec(self.name, self.label_noise, self.noise_kind, self.imbalance, self.data)
+
+
+class SearchConfig(BaseModel):
+    """How the sampler space is searched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(default=40, ge=1, description="number of candidate samplers evaluated")
+    initial: int = Field(default=8, ge=1, description="scrambled Sobol points before the GP takes over")
+    parallel: int = Field(default=2, ge=1, description="trials running at once")
+    searcher: Literal["gp-ucb", "random", "optuna"] = "gp-ucb"
+    fine_tune_epochs: int | None = Field(default=None, ge=1, description="E_f; the task's default when omitted")
+    ucb_beta: float = Field(default=2.0, gt=0.0)
+    seed: int = Field(default=0, ge=0)
+    objective: Literal["last", "best"] = "last"
+    transform: Literal["cgf", "cdf"] = "cgf"
+    features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1)
+    segments: int = Field(default=4, ge=1, le=32)
+    epsilon: float = Field(default=1e-3, gt=0.0)
+    max_failures: int = Field(default=0, ge=0, description="Ray Tune retries of a crashed trial")
+    start_uniform: bool = Field(default=True, description="evaluate the uniform sampler (all knots 0.5) first")
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, features: list[str]) -> list[str]:
+        unknown = [f for f in features if f not in FEATURE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown feature {unknown[0]!r}; known: {', '.join(FEATURE_NAMES)}")
+        if len(set(features)) != len(features):
+            raise ValueError("features must not repeat")
+        return features
+
+
+class Resources(BaseModel):
+    """Resources of one trial (fractional GPUs share a device)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: float = Field(default=1.0, gt=0.0)
+    gpu: float = Field(default=0.0, ge=0.0)
+
+
+class JobSpec(BaseModel):
+    """A search job: task, search and per-trial resources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["search"] = "search"
+    task: TaskConfig
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    resources: Resources = Field(default_factory=Resources)

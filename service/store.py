@@ -1,0 +1,175 @@
+"""The SQL store: the single source of truth for jobs and trials.
+
+Any process can open it and resume from it. Trial writes are idempotent per ``(job_id, index)``:
+writing the same trial twice updates one row. SQLite runs in WAL mode with a busy timeout so that
+a progress reader and a writer (or several job drivers) do not lock each other out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.models import Job, Trial, utcnow
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; the store writes UTC, so attach it."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+class JobNotFoundError(LookupError):
+    """No job with that id."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a 30 s busy timeout and cross-thread use."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every Alembic migration up to head on ``engine``'s database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Store:
+    """Jobs and trials over one database. Safe to share between threads of one process."""
+
+    def __init__(self, url: str, apply_migrations: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if apply_migrations:
+            migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # Jobs
+
+    def create_job(self, spec: dict[str, Any], kind: str = "search") -> Job:
+        with self.session() as session, session.begin():
+            job = Job(kind=kind, spec=spec, status="queued", created_at=utcnow())
+            session.add(job)
+        return job
+
+    def get_job(self, job_id: int) -> Job:
+        with self.session() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise JobNotFoundError(f"no job {job_id}")
+            return job
+
+    def update_job(self, job_id: int, **fields: Any) -> Job:
+        with self.session() as session, session.begin():
+            job = session.get(Job, job_id)
+            if job is None:
+                raise JobNotFoundError(f"no job {job_id}")
+            for name, value in fields.items():
+                setattr(job, name, value)
+        return job
+
+    def list_jobs(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Job]:
+        query = select(Job).order_by(Job.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(Job.status == status)
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    # Trials
+
+    def _upsert_trial(self, job_id: int, index: int, update: dict[str, Any], create: dict[str, Any]) -> Trial:
+        for _attempt in range(2):
+            try:
+                with self.session() as session, session.begin():
+                    trial = session.scalar(select(Trial).where(Trial.job_id == job_id, Trial.index == index))
+                    if trial is None:
+                        trial = Trial(job_id=job_id, index=index, **{**create, **update})
+                        session.add(trial)
+                    else:
+                        for name, value in update.items():
+                            setattr(trial, name, value)
+                return trial
+            except IntegrityError:
+                # Another writer inserted the same (job, index) first: retry as an update.
+                continue
+        raise RuntimeError(f"could not write trial {index} of job {job_id}")
+
+    def start_trial(self, job_id: int, index: int, params: dict[str, float], *, tune_trial_id: str | None = None,
+                    suggestion: str | None = None) -> Trial:
+        """Record that trial ``index`` started with ``params`` (status ``running``)."""
+        return self._upsert_trial(
+            job_id, index,
+            update={"params": params, "tune_trial_id": tune_trial_id, "suggestion": suggestion, "status": "running",
+                    "started_at": utcnow(), "finished_at": None, "error": None, "metric": None, "metrics": []},
+            create={},
+        )
+
+    def add_trial_result(self, job_id: int, index: int, result: dict[str, Any]) -> None:
+        """Append one epoch's metrics; the first result also records device and node."""
+        with self.session() as session, session.begin():
+            trial = session.scalar(select(Trial).where(Trial.job_id == job_id, Trial.index == index))
+            if trial is None:
+                raise LookupError(f"trial {index} of job {job_id} was never started")
+            trial.metrics = [*trial.metrics, result]
+            trial.device = trial.device or result.get("device")
+            trial.worker_node = trial.worker_node or result.get("node_id")
+
+    def finish_trial(self, job_id: int, index: int, *, status: str, metric: float | None = None,
+                     error: str | None = None) -> None:
+        """Close trial ``index`` as ``succeeded`` (with ``metric``) or ``failed`` (with ``error``)."""
+        with self.session() as session, session.begin():
+            trial = session.scalar(select(Trial).where(Trial.job_id == job_id, Trial.index == index))
+            if trial is None:
+                raise LookupError(f"trial {index} of job {job_id} was never started")
+            finished = utcnow()
+            started = as_utc(trial.started_at)
+            trial.status, trial.metric, trial.error = status, metric, error
+            trial.finished_at, trial.duration_s = finished, (finished - started).total_seconds()
+
+    def trials(self, job_id: int) -> list[Trial]:
+        with self.session() as session:
+            return list(session.scalars(select(Trial).where(Trial.job_id == job_id).order_by(Trial.index)))
+
+    def trial(self, job_id: int, index: int) -> Trial | None:
+        with self.session() as session:
+            return session.scalar(select(Trial).where(Trial.job_id == job_id, Trial.index == index))
+
+    def best_trial(self, job_id: int) -> Trial | None:
+        """The succeeded trial with the highest metric (lowest index on ties), or ``None``."""
+        query = (select(Trial).where(Trial.job_id == job_id, Trial.status == "succeeded", Trial.metric.is_not(None))
+                 .order_by(Trial.metric.desc(), Trial.index).limit(1))
+        with self.session() as session:
+            return session.scalar(query)

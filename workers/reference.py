@@ -1,0 +1,91 @@
+"""The reference model's view of the training set: shared weights (cached) and static features.
+
+Shared weights are E_o epochs of uniform training from a seeded initialisation, cached on disk by
+a hash of everything that determines them (task spec, recipe, seed, format version), so repeated
+jobs and ``evaluate`` reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from sampler_space.features import features_from_logits, gradient_norm_proxy, predict_logits
+from sampler_space.transforms import FittedTransform, fit_transform
+from workers.tasks import TaskData, TaskSpec, get_task
+from workers.training import train
+
+_CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``$SAMPLERSEARCH_CACHE_DIR`` or ``./.samplersearch/cache``."""
+    return Path(os.environ.get("SAMPLERSEARCH_CACHE_DIR", ".samplersearch/cache"))
+
+
+def shared_weights_key(spec: TaskSpec, seed: int) -> str:
+    """Hex digest identifying the shared weights of ``(spec, seed)`` under the task's recipe."""
+    task = get_task(spec.name)
+    identity = {"format": _CACHE_FORMAT, "spec": spec.to_dict(), "seed": seed, "recipe": task.recipe.to_dict()}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def build_model(spec: TaskSpec, data: TaskData, seed: int, device: torch.device) -> nn.Module:
+    """The task's model with a seeded initialisation, on ``device``."""
+    torch.manual_seed(seed)
+    return get_task(spec.name).build_model(data.input_shape, data.num_classes).to(device)
+
+
+def train_shared_weights(spec: TaskSpec, data: TaskData, seed: int, device: torch.device) -> dict[str, Tensor]:
+    """E_o epochs of uniform training; returns a CPU state dict."""
+    recipe = get_task(spec.name).recipe
+    model = build_model(spec, data, seed, device)
+    train(model, data.x_train.to(device), data.y_train.to(device), data.x_val.to(device), data.y_val.to(device),
+          epochs=recipe.pretrain_epochs, lr=recipe.lr, recipe=recipe, seed=seed)
+    return {name: value.detach().cpu() for name, value in model.state_dict().items()}
+
+
+def shared_weights(
+    spec: TaskSpec, data: TaskData, seed: int, device: torch.device, cache_dir: Path | None = None
+) -> tuple[dict[str, Tensor], bool]:
+    """Cached shared weights of ``(spec, seed)``: ``(cpu_state_dict, was_cached)``."""
+    directory = (default_cache_dir() if cache_dir is None else cache_dir) / "shared-weights"
+    path = directory / f"{spec.name}-{shared_weights_key(spec, seed)}.pt"
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=True), True
+    state = train_shared_weights(spec, data, seed, device)
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    torch.save(state, partial)
+    partial.replace(path)
+    return state, False
+
+
+@dataclass(frozen=True)
+class StaticFeatures:
+    """Raw features ``(N, F)`` float32 of the training set, their names, and the gradient-norm
+    proxy ``(N,)`` the ``cgf`` transform weighs samples by. CPU tensors."""
+
+    names: tuple[str, ...]
+    raw: Tensor
+    gradient_proxy: Tensor
+
+
+def static_features(model: nn.Module, data: TaskData, names: Sequence[str]) -> StaticFeatures:
+    """Features of every training sample under the reference ``model`` (eval mode)."""
+    logits = predict_logits(model, data.x_train)
+    labels = data.y_train.to(logits.device)
+    raw = features_from_logits(logits, labels, names)
+    return StaticFeatures(tuple(names), raw.cpu(), gradient_norm_proxy(logits, labels).cpu())
+
+
+def fit_transforms(features: StaticFeatures, kind: str) -> tuple[FittedTransform, ...]:
+    """One transform of ``kind`` per feature, fitted on the training set."""
+    return tuple(fit_transform(kind, features.raw[:, n], features.gradient_proxy) for n in range(len(features.names)))

@@ -1,0 +1,88 @@
+"""Turn a task spec and a seed into tensors: perturb the training split, carve validation,
+standardise with training statistics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from workers.tasks.definition import TaskDataError, TaskSpec
+from workers.tasks.perturbation import flip_labels, long_tail_subset
+from workers.tasks.registry import get_task
+
+# Independent random streams per purpose, so that changing one perturbation leaves the others.
+_IMBALANCE_STREAM, _NOISE_STREAM, _VALIDATION_STREAM = 1, 2, 3
+
+
+def default_data_dir() -> Path:
+    """``$SAMPLERSEARCH_DATA_DIR`` or ``./data``."""
+    return Path(os.environ.get("SAMPLERSEARCH_DATA_DIR", "data"))
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Tensors of one task instance, on the CPU.
+
+    ``x_*`` float32 ``(N, ...)`` standardised with training statistics; ``y_*`` int64 ``(N,)``.
+    ``y_train`` and ``y_val`` carry the injected noise; ``train_flipped`` marks flipped training
+    labels (for analysis only: nothing in the search reads it). The test split is clean.
+    """
+
+    x_train: Tensor
+    y_train: Tensor
+    train_flipped: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stream])
+
+
+def load_task_data(spec: TaskSpec, seed: int, data_dir: Path | None = None) -> TaskData:
+    """Load ``spec.name``'s data and apply ``spec``'s perturbations, deterministically in ``seed``.
+
+    Order: long-tail subset of the training split, label noise on it, then (unless the dataset
+    ships one) a validation split carved from the noisy training data. Test data is untouched.
+    """
+    task = get_task(spec.name)
+    raw = task.load(spec, default_data_dir() if data_dir is None else data_dir)
+    num_classes = int(max(raw.y_train.max(), raw.y_test.max(), -1 if raw.y_val is None else raw.y_val.max())) + 1
+    if num_classes < 2:
+        raise TaskDataError(f"task {spec.name!r} has fewer than two classes")
+
+    keep = long_tail_subset(raw.y_train, spec.imbalance, _rng(seed, _IMBALANCE_STREAM))
+    x_train, y_train = raw.x_train[keep], raw.y_train[keep]
+    y_noisy, flipped = flip_labels(y_train, spec.label_noise, spec.noise_kind, num_classes, _rng(seed, _NOISE_STREAM))
+
+    if raw.x_val is not None and raw.y_val is not None:
+        x_val, y_val = raw.x_val, raw.y_val
+    else:
+        order = _rng(seed, _VALIDATION_STREAM).permutation(len(y_noisy))
+        n_val = max(1, int(round(task.validation_fraction * len(order))))
+        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+        x_val, y_val = x_train[val], y_noisy[val]
+        x_train, y_noisy, flipped = x_train[train], y_noisy[train], flipped[train]
+
+    axis = 0 if task.standardise == "feature" else None
+    mean = x_train.mean(axis=axis, keepdims=axis is not None)
+    std = x_train.std(axis=axis, keepdims=axis is not None) + 1e-6
+    scale = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))  # noqa: E731
+    label = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
+    return TaskData(
+        x_train=scale(x_train), y_train=label(y_noisy), train_flipped=torch.from_numpy(flipped),
+        x_val=scale(x_val), y_val=label(y_val), x_test=scale(raw.x_test), y_test=label(raw.y_test),
+        num_classes=num_classes,
+    )
