@@ -8,7 +8,10 @@ indices (those without a finished row), which makes a resumed job continue witho
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
+
+from ray import cloudpickle
 
 from ray.tune import Callback
 
@@ -19,23 +22,32 @@ RECORDED_METRICS = ("epoch", "val_accuracy", "objective", "train_loss", "epoch_s
                     "device", "node_id")
 
 
-def describe_error(trial: Any) -> str:
-    """A one-line reason for a failed Tune trial: the root exception's type and message."""
-    error = None
-    try:
-        error = trial.get_pickled_error()
-    except Exception:  # noqa: BLE001 - a missing or unreadable error file still needs a message
-        error = None
-    while error is not None and getattr(error, "cause", None) is not None and error.cause is not error:
+def _root_cause(error: BaseException) -> BaseException:
+    while getattr(error, "cause", None) is not None and error.cause is not error:
         error = error.cause
-    if error is not None:
-        return f"{type(error).__name__}: {error}".strip()
-    try:
-        text = str(trial.get_error() or "")
-    except Exception:  # noqa: BLE001
-        text = ""
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "trial failed without an error message"
+    return error
+
+
+def describe_error(trial: Any) -> str:
+    """A one-line reason for a failed Tune trial: the root exception's type and message.
+
+    Tune writes the error next to the trial (``pickled_error_file`` and ``error_file``) before it
+    calls ``on_trial_error``; these local files are read rather than the synced storage copy.
+    """
+    pickled = getattr(trial, "pickled_error_file", None)
+    if pickled and Path(pickled).is_file():
+        try:
+            with open(pickled, "rb") as handle:
+                error = _root_cause(cloudpickle.load(handle))
+            return f"{type(error).__name__}: {error}".strip()
+        except Exception:  # noqa: BLE001 - fall back to the text file below
+            pass
+    text_file = getattr(trial, "error_file", None)
+    if text_file and Path(text_file).is_file():
+        lines = [line for line in Path(text_file).read_text().splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return "trial failed without an error message"
 
 
 class TrialRecorder(Callback):
@@ -68,30 +80,33 @@ class TrialRecorder(Callback):
             self._store = Store(self.database_url, apply_migrations=False)
         return self._store
 
-    def _index(self, trial: Any) -> int:
-        if trial.trial_id not in self.indices:
-            if not self.free_indices:
-                raise RuntimeError("more trials started than the job asked for")
-            self.indices[trial.trial_id] = self.free_indices.pop(0)
+    def _index(self, trial: Any, trials: list) -> int:
+        # ``trials`` lists every trial in creation (suggestion) order; number them in that order,
+        # not in the order their actors happen to start.
+        for known in [*trials, trial]:
+            if known.trial_id not in self.indices:
+                if not self.free_indices:
+                    raise RuntimeError("more trials started than the job asked for")
+                self.indices[known.trial_id] = self.free_indices.pop(0)
         return self.indices[trial.trial_id]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         params = {name: float(trial.config[name]) for name in self.parameter_names}
         suggestion = trial.config.get(SUGGESTION_KEY) or self.searcher or None
-        self.store.start_trial(self.job_id, self._index(trial), params, tune_trial_id=trial.trial_id,
+        self.store.start_trial(self.job_id, self._index(trial, trials), params, tune_trial_id=trial.trial_id,
                                suggestion=suggestion)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = {key: result[key] for key in RECORDED_METRICS if key in result}
-        self.store.add_trial_result(self.job_id, self._index(trial), row)
+        self.store.add_trial_result(self.job_id, self._index(trial, trials), row)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         metric = (trial.last_result or {}).get("objective")
         if metric is None or not math.isfinite(float(metric)):
-            self.store.finish_trial(self.job_id, self._index(trial), status="failed",
+            self.store.finish_trial(self.job_id, self._index(trial, trials), status="failed",
                                     error="trial finished without a finite objective")
             return
-        self.store.finish_trial(self.job_id, self._index(trial), status="succeeded", metric=float(metric))
+        self.store.finish_trial(self.job_id, self._index(trial, trials), status="succeeded", metric=float(metric))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.store.finish_trial(self.job_id, self._index(trial), status="failed", error=describe_error(trial))
+        self.store.finish_trial(self.job_id, self._index(trial, trials), status="failed", error=describe_error(trial))

@@ -107,11 +107,18 @@ class GpUcbSearcher(Searcher):
         return torch.tensor([[c[n] for n in self.parameter_names] for c in self._pending.values()], dtype=torch.float64)
 
     def _gp_point(self) -> torch.Tensor:
+        step_seed = self.seed * 100_003 + self._gp_suggestions
+        # Fitting may restart from prior samples; seeding makes a suggestion a pure function of
+        # the searcher's state, so a restored searcher proposes exactly what the original would.
+        with torch.random.fork_rng():
+            torch.manual_seed(step_seed)
+            return self._fit_and_maximise(step_seed)
+
+    def _fit_and_maximise(self, step_seed: int) -> torch.Tensor:
         x, y = self._training_data()
         model = SingleTaskGP(x, y, covar_module=get_matern_kernel_with_gamma_prior(self.dimension),
                              outcome_transform=Standardize(m=1))
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        step_seed = self.seed * 100_003 + self._gp_suggestions
         acquisition = qUpperConfidenceBound(
             model, beta=self.beta, X_pending=self._pending_x(),
             sampler=SobolQMCNormalSampler(sample_shape=torch.Size([256]), seed=step_seed),

@@ -1,0 +1,62 @@
+"""Shared fixtures: one Ray instance for the whole run, and SQL stores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_URL = os.environ.get("SAMPLERSEARCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray with 2 CPUs, started once per test run (about 5 s)."""
+    import ray
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _postgres_schema_url() -> tuple[str, str] | None:
+    """A fresh schema on the local PostgreSQL server, or None when none is reachable."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"samplersearch_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError:
+        return None
+    return schema, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A migrated-on-open empty database: a SQLite file, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    created = _postgres_schema_url()
+    if created is None:
+        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}")
+    schema, url = created
+    try:
+        yield url
+    finally:
+        _drop_schema(schema)

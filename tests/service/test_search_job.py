@@ -1,0 +1,132 @@
+"""One real search end to end on a small task: real Ray Tune, real BoTorch, real SQL (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from ray.tune.search import ConcurrencyLimiter
+from typer.testing import CliRunner
+
+from sampler_space import load_sampler, parameter_names
+from service.cli import app
+from service.config import Settings
+from service.runner import job_sampler_document, run_search_job
+from service.searchers import GpUcbSearcher
+from service.spec import JobSpec
+from service.store import Store
+
+pytestmark = pytest.mark.usefixtures("ray_cluster")
+
+TRIALS = 6
+
+
+@pytest.fixture(scope="module")
+def cli_search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`samplersearch run` on digits with 30% label noise, once for this module."""
+    workdir = tmp_path_factory.mktemp("search")
+    database = f"sqlite:///{workdir / 'jobs.db'}"
+    out = workdir / "best.json"
+    result = CliRunner().invoke(app, [
+        "run", "--task", "digits", "--label-noise", "0.3", "--trials", str(TRIALS), "--initial", "3",
+        "--parallel", "2", "--seed", "1", "--db", database, "--out", str(out),
+    ], env={"SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"), "SAMPLERSEARCH_RESULTS_DIR": str(workdir / "ray")})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"summary": summary, "database": database, "out": out, "workdir": workdir}
+
+
+def test_search_records_every_trial_as_succeeded_with_history(cli_search: dict) -> None:
+    store = Store(cli_search["database"])
+    job = store.get_job(cli_search["summary"]["job_id"])
+    trials = store.trials(job.id)
+    assert job.status == "succeeded" and job.finished_at is not None
+    assert [t.index for t in trials] == list(range(TRIALS))
+    epochs = JobSpec.model_validate(job.spec).search.fine_tune_epochs or 3
+    for trial in trials:
+        assert trial.status == "succeeded" and 0.0 <= trial.metric <= 1.0
+        assert [m["epoch"] for m in trial.metrics] == list(range(1, epochs + 1))
+        assert trial.metric == trial.metrics[-1]["objective"]
+        assert trial.device == "cpu" and trial.worker_node and trial.duration_s > 0
+        assert set(trial.params) == set(parameter_names())
+
+
+def test_search_starts_with_uniform_then_sobol_then_gp(cli_search: dict) -> None:
+    store = Store(cli_search["database"])
+    trials = store.trials(cli_search["summary"]["job_id"])
+    assert trials[0].suggestion == "uniform" and set(trials[0].params.values()) == {0.5}
+    assert [t.suggestion for t in trials[1:3]] == ["sobol", "sobol"]
+    assert {t.suggestion for t in trials[3:]} <= {"gp-ucb", "sobol-duplicate", "sobol-fallback"}
+    assert any(t.suggestion == "gp-ucb" for t in trials[3:])
+
+
+def test_exported_json_is_the_best_trial_and_loads(cli_search: dict) -> None:
+    store = Store(cli_search["database"])
+    job = store.get_job(cli_search["summary"]["job_id"])
+    best = store.best_trial(job.id)
+    assert job.best_trial_index == best.index
+    document = json.loads(cli_search["out"].read_text())
+    assert document["source"]["trial_id"] == best.index and document["source"]["value"] == best.metric
+    sampler = load_sampler(cli_search["out"])
+    assert sampler.to_unit_cube().tolist() == [best.params[name] for name in parameter_names()]
+    assert all(t.kind == "cgf" for t in sampler.transforms)
+
+
+def test_evaluate_trains_from_scratch_with_the_exported_sampler(cli_search: dict) -> None:
+    env = {"SAMPLERSEARCH_CACHE_DIR": str(cli_search["workdir"] / "cache")}
+    for sampler in (str(cli_search["out"]), "uniform"):
+        result = CliRunner().invoke(app, ["evaluate", "--task", "digits", "--label-noise", "0.3", "--seed", "1",
+                                          "--sampler", sampler, "--epochs", "3"], env=env)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["epochs"] == 3 and 0.3 < report["test_accuracy"] <= 1.0 and 0 < report["val_accuracy"] <= 1
+
+
+def test_export_command_writes_another_trials_sampler(cli_search: dict, tmp_path) -> None:
+    out = tmp_path / "trial2.json"
+    result = CliRunner().invoke(app, ["export", "--job", str(cli_search["summary"]["job_id"]), "--trial", "2",
+                                      "--db", cli_search["database"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["source"]["trial_id"] == 2
+
+
+class PoisonedSearcher(GpUcbSearcher):
+    """GP-UCB whose second suggestion is outside the unit cube: the trial must fail, not the job."""
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if self._sobol_drawn == 2 and trial_id not in getattr(self, "_poisoned", set()):
+            self._poisoned = {trial_id}
+            config = {**config, "loss_k0": 1.5}
+            self._pending[trial_id] = config
+        return config
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'jobs.db'}", cache_dir=tmp_path / "cache",
+                        results_dir=tmp_path / "ray")
+    store = Store(settings.database_url)
+    spec = JobSpec.model_validate({"task": {"name": "digits"},
+                                   "search": {"trials": 4, "initial": 2, "parallel": 2, "start_uniform": False}})
+    job = store.create_job(spec.model_dump())
+    searcher = ConcurrencyLimiter(PoisonedSearcher(parameter_names(), n_initial=2, seed=0), max_concurrent=2)
+    job = run_search_job(store, job.id, settings, search_alg=searcher)
+    trials = store.trials(job.id)
+    failed = [t for t in trials if t.status == "failed"]
+    assert job.status == "succeeded" and len(trials) == 4
+    assert len(failed) == 1 and "InvalidCandidateError" in failed[0].error and "loss_k0" in failed[0].error
+    assert failed[0].params["loss_k0"] == 1.5
+    assert all(t.status == "succeeded" and math.isfinite(t.metric) for t in trials if t is not failed[0])
+    assert job_sampler_document(store, job.id)["source"]["trial_id"] != failed[0].index
+
+
+def test_a_job_asking_for_gpus_on_a_cluster_without_fails_fast(tmp_path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'jobs.db'}", cache_dir=tmp_path / "cache",
+                        results_dir=tmp_path / "ray")
+    store = Store(settings.database_url)
+    spec = JobSpec.model_validate({"task": {"name": "digits"}, "search": {"trials": 2}, "resources": {"gpu": 1}})
+    job = run_search_job(store, store.create_job(spec.model_dump()).id, settings)
+    assert job.status == "failed" and "resources.gpu=1" in job.error and "GPU" in job.error
+    assert store.trials(job.id) == []
