@@ -39,7 +39,7 @@ class SearcherName(str, Enum):
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -54,7 +54,8 @@ def _task_options(task: str, label_noise: float, noise_kind: NoiseKind, imbalanc
 
 
 def _validation_message(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())
 
 
 TaskOpt = Annotated[str, typer.Option("--task", help="registered task name (see `samplersearch tasks`)")]
@@ -211,6 +212,24 @@ def export(
         _fail(str(error))
     out.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"wrote {out}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="join this Ray cluster (default: start a local one)")] = None,
+) -> None:
+    """Run the REST controller (FastAPI under uvicorn)."""
+    import uvicorn
+
+    from service.api import create_app
+
+    settings = _settings(db)
+    if ray_address:
+        settings = settings.model_copy(update={"ray_address": ray_address})
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         controller_threads: torch threads of the controller (GP fitting), pinned so that the
             controller does not compete with local trials.
         max_trials: upper bound accepted for a job's ``trials``.
+        max_running_jobs: job drivers the REST controller runs at once (others wait queued).
+        api_token: when set, every endpoint but ``/health`` requires ``Authorization: Bearer <token>``.
+        dashboard: start the Ray dashboard with a local Ray instance (needs ``ray[default]``).
+        dashboard_port: its port on 127.0.0.1.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAMPLERSEARCH_")
@@ -33,3 +37,7 @@ class Settings(BaseSettings):
     num_cpus: int | None = Field(default=None, ge=1)
     controller_threads: int = Field(default=1, ge=1)
     max_trials: int = Field(default=1000, ge=1)
+    max_running_jobs: int = Field(default=4, ge=1)
+    api_token: SecretStr | None = None
+    dashboard: bool = True
+    dashboard_port: int = Field(default=8265, ge=0, le=65535)

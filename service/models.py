@@ -21,7 +21,7 @@ class Base(DeclarativeBase):
 
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-TRIAL_STATUSES = ("running", "succeeded", "failed")
+TRIAL_STATUSES = ("running", "succeeded", "failed", "cancelled")
 
 
 class Job(Base):

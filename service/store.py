@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,8 +101,11 @@ class Store:
                 setattr(job, name, value)
         return job
 
-    def list_jobs(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Job]:
-        query = select(Job).order_by(Job.id.desc()).limit(limit).offset(offset)
+    def list_jobs(self, status: str | None = None, limit: int = 50, offset: int = 0,
+                  oldest_first: bool = False) -> list[Job]:
+        """Jobs, newest first (or oldest first), optionally only those with ``status``."""
+        order = Job.id.asc() if oldest_first else Job.id.desc()
+        query = select(Job).order_by(order).limit(limit).offset(offset)
         if status is not None:
             query = query.where(Job.status == status)
         with self.session() as session:
@@ -158,6 +161,13 @@ class Store:
             started = as_utc(trial.started_at)
             trial.status, trial.metric, trial.error = status, metric, error
             trial.finished_at, trial.duration_s = finished, (finished - started).total_seconds()
+
+    def count_jobs(self, status: str | None = None) -> int:
+        query = select(func.count(Job.id))
+        if status is not None:
+            query = query.where(Job.status == status)
+        with self.session() as session:
+            return int(session.scalar(query) or 0)
 
     def trials(self, job_id: int) -> list[Trial]:
         with self.session() as session:

@@ -1,0 +1,5 @@
+"""``python -m service`` runs the ``samplersearch`` command line."""
+
+from service.cli import app
+
+app()

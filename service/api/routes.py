@@ -1,0 +1,166 @@
+"""REST routes. Thin: validation by pydantic, work done by the store and the supervisor."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+import ray
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+
+from service.api.schemas import Health, JobOut, JobPage, TaskOut, TrialOut
+from service.models import JOB_STATUSES
+from service.runner import job_sampler_document
+from service.spec import JobSpec
+from workers.tasks import list_tasks
+from workers.tasks.builtin import resolve_data_file
+from workers.tasks.definition import TaskDataError
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def controller(request: Request) -> Any:
+    return request.app.state.controller
+
+
+Controller = Annotated[Any, Depends(controller)]
+
+
+def require_token(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """When ``SAMPLERSEARCH_API_TOKEN`` is set, demand ``Authorization: Bearer <token>``."""
+    token = request.app.state.controller.settings.api_token
+    if token is None:
+        return
+    if credentials is None or not secrets.compare_digest(credentials.credentials, token.get_secret_value()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter()
+guarded = APIRouter(dependencies=[Depends(require_token)])
+
+EXAMPLE_JOB = {
+    "kind": "search",
+    "task": {"name": "mnist1d", "label_noise": 0.4},
+    "search": {"trials": 40, "initial": 8, "parallel": 2, "searcher": "gp-ucb", "fine_tune_epochs": 5,
+               "ucb_beta": 2.0, "seed": 0},
+    "resources": {"cpu": 1, "gpu": 0},
+}
+
+
+def _invalid(location: list[str], message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming the field."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         detail=[{"loc": ["body", *location], "msg": message, "type": "value_error"}])
+
+
+def _check_feasible(spec: JobSpec, ctl: Any) -> None:
+    settings = ctl.settings
+    if spec.search.trials > settings.max_trials:
+        raise _invalid(["search", "trials"], f"at most {settings.max_trials} trials per job (SAMPLERSEARCH_MAX_TRIALS)")
+    if spec.task.name == "arrays":
+        try:
+            resolve_data_file(spec.task.data, settings.data_dir)
+        except TaskDataError as error:
+            raise _invalid(["task", "data"], str(error)) from None
+    available = ray.cluster_resources()
+    if spec.resources.gpu > 0 and available.get("GPU", 0.0) < spec.resources.gpu:
+        raise _invalid(["resources", "gpu"],
+                       f"the Ray cluster has {available.get('GPU', 0.0):g} GPUs; this job asks {spec.resources.gpu:g} per trial")
+    if available.get("CPU", 0.0) < spec.resources.cpu:
+        raise _invalid(["resources", "cpu"], f"the Ray cluster has {available.get('CPU', 0.0):g} CPUs")
+
+
+def _job_out(ctl: Any, job_id: int) -> JobOut:
+    job = ctl.store.get_job(job_id)
+    return JobOut.of(job, ctl.store.trials(job_id), ctl.dashboard_url)
+
+
+@guarded.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
+def submit_job(ctl: Controller, spec: Annotated[JobSpec, Body(examples=[EXAMPLE_JOB])]) -> JobOut:
+    """Queue a search job; the response echoes the spec with every default filled in."""
+    _check_feasible(spec, ctl)
+    job = ctl.store.create_job(spec.model_dump(), kind=spec.kind)
+    ctl.supervisor.wake()
+    return _job_out(ctl, job.id)
+
+
+@guarded.get("/jobs", response_model=JobPage, tags=["jobs"])
+def list_jobs(ctl: Controller, status_filter: Annotated[str | None, Query(alias="status")] = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> JobPage:
+    """Jobs, newest first, optionally filtered by status."""
+    if status_filter is not None and status_filter not in JOB_STATUSES:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"loc": ["query", "status"], "msg": f"one of {', '.join(JOB_STATUSES)}",
+                                     "type": "value_error"}])
+    jobs = ctl.store.list_jobs(status=status_filter, limit=limit, offset=offset)
+    return JobPage(items=[JobOut.of(j, ctl.store.trials(j.id), ctl.dashboard_url) for j in jobs],
+                   total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
+
+
+@guarded.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
+def get_job(ctl: Controller, job_id: int) -> JobOut:
+    return _job_out(ctl, job_id)
+
+
+@guarded.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"])
+def cancel_job(ctl: Controller, job_id: int) -> JobOut:
+    """Stop a queued or running job within seconds; finished trials are kept."""
+    if not ctl.supervisor.cancel(job_id):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already ended")
+    return _job_out(ctl, job_id)
+
+
+@guarded.get("/jobs/{job_id}/trials", response_model=list[TrialOut], tags=["trials"])
+def list_trials(ctl: Controller, job_id: int) -> list[TrialOut]:
+    ctl.store.get_job(job_id)
+    return [TrialOut.of(t) for t in ctl.store.trials(job_id)]
+
+
+@guarded.get("/jobs/{job_id}/trials/{index}", response_model=TrialOut, tags=["trials"])
+def get_trial(ctl: Controller, job_id: int, index: int) -> TrialOut:
+    ctl.store.get_job(job_id)
+    trial = ctl.store.trial(job_id, index)
+    if trial is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} has no trial {index}")
+    return TrialOut.of(trial)
+
+
+@guarded.get("/jobs/{job_id}/sampler", tags=["jobs"])
+def get_sampler(ctl: Controller, job_id: int, trial: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+    """The best trial's sampler JSON (or ``?trial=N``'s); 409 while there is no finished trial."""
+    ctl.store.get_job(job_id)
+    try:
+        return job_sampler_document(ctl.store, job_id, trial)
+    except LookupError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+@guarded.get("/tasks", response_model=list[TaskOut], tags=["tasks"])
+def get_tasks() -> list[TaskOut]:
+    return [TaskOut(name=t.name, description=t.description, size=t.size_hint, defaults=t.recipe.to_dict())
+            for t in list_tasks()]
+
+
+@router.get("/health", response_model=Health, tags=["health"])
+def health(ctl: Controller) -> Health:
+    """Database and Ray reachability, and where the Ray dashboard is. Needs no token."""
+    try:
+        with ctl.store.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        database = True
+    except Exception:  # noqa: BLE001 - reported as unhealthy, not raised
+        database = False
+    try:
+        ray_ok = ray.is_initialized() and ray.cluster_resources().get("CPU", 0) > 0
+    except Exception:  # noqa: BLE001
+        ray_ok = False
+    return Health(status="ok" if database and ray_ok else "degraded", database=database, ray=ray_ok,
+                  ray_address=ctl.ray_address, ray_dashboard=ctl.dashboard_url,
+                  running_jobs=ctl.supervisor.running_jobs())
+
+
+router.include_router(guarded)

@@ -1,0 +1,72 @@
+"""Command-line validation: bad input exits with code 2 and a message naming the field, before
+any work starts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--task", "cifar"], "task.name"),
+        (["--task", "cifar"], "known: arrays, digits, fashion-mnist, mnist1d"),
+        (["--task", "digits", "--label-noise", "1.5"], "task.label_noise"),
+        (["--task", "digits", "--label-noise", "-0.1"], "task.label_noise"),
+        (["--task", "digits", "--imbalance", "0.5"], "task.imbalance"),
+        (["--task", "digits", "--trials", "0"], "search.trials"),
+        (["--task", "digits", "--parallel", "0"], "search.parallel"),
+        (["--task", "digits", "--gpus-per-trial", "-1"], "resources.gpu"),
+    ],
+    ids=["unknown-task", "unknown-task-lists-known", "noise-above-1", "negative-noise", "imbalance-below-1",
+         "zero-trials", "zero-parallel", "negative-gpu"],
+)
+def test_run_rejects_bad_options_naming_the_field(arguments: list[str], expected: str, tmp_path) -> None:
+    database = tmp_path / "jobs.db"
+    result = runner.invoke(app, ["run", *arguments, "--db", f"sqlite:///{database}", "--out", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert not database.exists()
+
+
+def test_run_refuses_more_trials_than_the_configured_maximum(tmp_path) -> None:
+    result = runner.invoke(app, ["run", "--task", "digits", "--trials", "11", "--db", f"sqlite:///{tmp_path / 'j.db'}"],
+                           env={"SAMPLERSEARCH_MAX_TRIALS": "10"})
+    assert result.exit_code == 2 and "search.trials: at most 10" in result.output
+
+
+def test_evaluate_rejects_a_malformed_sampler_file_naming_the_field(tmp_path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": "samplersearch.sampler", "version": 7}))
+    result = runner.invoke(app, ["evaluate", "--task", "digits", "--sampler", str(path)])
+    assert result.exit_code == 2 and "--sampler" in result.output and "version" in result.output
+
+
+def test_evaluate_reports_a_missing_sampler_file(tmp_path) -> None:
+    result = runner.invoke(app, ["evaluate", "--task", "digits", "--sampler", str(tmp_path / "none.json")])
+    assert result.exit_code == 2 and "no file" in result.output
+
+
+def test_evaluate_refuses_a_data_file_outside_the_data_directory(tmp_path) -> None:
+    result = runner.invoke(app, ["evaluate", "--task", "arrays", "--data", "../../etc/passwd"],
+                           env={"SAMPLERSEARCH_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2 and "outside the data directory" in result.output
+
+
+def test_tasks_lists_every_builtin_task() -> None:
+    result = runner.invoke(app, ["tasks"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in ("digits", "mnist1d", "fashion-mnist", "arrays"):
+        assert name in result.output
+
+
+def test_export_of_an_unknown_job_is_a_clear_error(tmp_path) -> None:
+    result = runner.invoke(app, ["export", "--job", "42", "--db", f"sqlite:///{tmp_path / 'j.db'}"])
+    assert result.exit_code == 2 and "no job 42" in result.output
