@@ -46,12 +46,9 @@ def _drop_schema(schema: str) -> None:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A migrated-on-open empty database: a SQLite file, or a throwaway PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway schema on the local PostgreSQL server, dropped afterwards."""
     created = _postgres_schema_url()
     if created is None:
         pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}")
@@ -60,3 +57,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield url
     finally:
         _drop_schema(schema)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """An empty database: a SQLite file, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")

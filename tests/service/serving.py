@@ -1,0 +1,99 @@
+"""Start and stop real ``samplersearch serve`` processes for the HTTP tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running controller: its process, base URL and log file."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the controller alone, as a crash would."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | None = None,
+                 timeout: float = 90.0) -> Server:
+    """``samplersearch serve`` on a free port with its own cache and results dirs; waits for /health."""
+    port = free_port()
+    log = workdir / f"serve-{port}.log"
+    env = {**os.environ, "SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"),
+           "SAMPLERSEARCH_RESULTS_DIR": str(workdir / "ray"), "SAMPLERSEARCH_DATA_DIR": str(workdir / "data"),
+           "SAMPLERSEARCH_NUM_CPUS": "2", "SAMPLERSEARCH_DASHBOARD_PORT": str(free_port()),
+           **(extra_env or {})}
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--port", str(port), "--db", database_url],
+            cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"server did not answer /health within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def wait_for(client: httpx.Client, job_id: int, predicate, timeout: float = 180.0) -> dict:
+    """Poll ``GET /jobs/{id}`` until ``predicate(job)`` holds; returns that job."""
+    deadline = time.monotonic() + timeout
+    job = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if predicate(job):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not reach the expected state in {timeout} s: {job}")
+
+
+def finished(job: dict) -> bool:
+    return job["status"] in ("succeeded", "failed", "cancelled")

@@ -1,0 +1,179 @@
+"""The REST controller over real HTTP: a real `samplersearch serve` process, real Ray, real SQL."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+from sampler_space import sampler_from_document
+from serving import Server, finished, start_server, wait_for
+
+SMALL_JOB = {"task": {"name": "digits", "label_noise": 0.2}, "search": {"trials": 4, "initial": 2, "parallel": 2}}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("serve")
+    (workdir / "data").mkdir()
+    server = start_server(workdir, f"sqlite:///{workdir / 'jobs.db'}", {"SAMPLERSEARCH_MAX_TRIALS": "50"})
+    yield server
+    server.stop()
+
+
+def driver_processes(job_id: int) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "service.driver" in cmdline and str(job_id) in cmdline:
+            found.append(process)
+    return found
+
+
+def test_health_reports_database_ray_and_dashboard(server: Server) -> None:
+    health = server.client().get("/health").json()
+    assert health["status"] == "ok" and health["database"] and health["ray"]
+    assert health["ray_dashboard"].startswith("http://127.0.0.1:")
+
+
+def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -> None:
+    client = server.client()
+    response = client.post("/jobs", json=SMALL_JOB)
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert job["status"] == "queued" and job["spec"]["search"]["searcher"] == "gp-ucb"
+    assert job["spec"]["resources"] == {"cpu": 1.0, "gpu": 0.0} and job["trials_total"] == 4
+
+    job = wait_for(client, job["id"], finished)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["trials_done"] == 4 and job["best_trial"]["metric"] > 0.1
+    assert job["links"]["tune_experiment"] == f"samplersearch-job-{job['id']}"
+
+    trials = client.get(f"/jobs/{job['id']}/trials").json()
+    assert [t["index"] for t in trials] == [0, 1, 2, 3] and all(t["status"] == "succeeded" for t in trials)
+    assert client.get(f"/jobs/{job['id']}/trials/2").json()["index"] == 2
+
+    document = client.get(f"/jobs/{job['id']}/sampler").json()
+    assert document["source"]["trial_id"] == job["best_trial"]["index"]
+    assert sampler_from_document(document).knots.shape == (2, 5)
+    assert client.get(f"/jobs/{job['id']}/sampler", params={"trial": 1}).json()["source"]["trial_id"] == 1
+
+    listed = client.get("/jobs", params={"status": "succeeded"}).json()
+    assert job["id"] in [j["id"] for j in listed["items"]] and listed["total"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"task": {"name": "cifar"}}, ["body", "task", "name"]),
+        ({"task": {"name": "digits", "label_noise": -0.1}}, ["body", "task", "label_noise"]),
+        ({"task": {"name": "digits"}, "search": {"trials": 0}}, ["body", "search", "trials"]),
+        ({"task": {"name": "digits"}, "search": {"trials": 51}}, ["body", "search", "trials"]),
+        ({"task": {"name": "digits"}, "search": {"searcher": "grid"}}, ["body", "search", "searcher"]),
+        ({"task": {"name": "digits"}, "resources": {"gpu": 1}}, ["body", "resources", "gpu"]),
+        ({"task": {"name": "arrays", "data": "../../etc/passwd"}}, ["body", "task", "data"]),
+        ({"task": {"name": "digits"}, "surprise": 1}, ["body", "surprise"]),
+        ({}, ["body", "task"]),
+    ],
+    ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
+         "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task"],
+)
+def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, field: list[str]) -> None:
+    response = server.client().post("/jobs", json=body)
+    assert response.status_code == 422, response.text
+    assert field in [error["loc"] for error in response.json()["detail"]]
+
+
+def test_malformed_json_is_422_not_500(server: Server) -> None:
+    response = server.client().post("/jobs", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_unknown_ids_are_404(server: Server) -> None:
+    client = server.client()
+    assert client.get("/jobs/999999").status_code == 404
+    assert client.get("/jobs/999999/trials").status_code == 404
+    assert client.get("/jobs/999999/sampler").status_code == 404
+    assert client.post("/jobs/999999/cancel").status_code == 404
+
+
+def test_bad_status_filter_is_422(server: Server) -> None:
+    assert server.client().get("/jobs", params={"status": "sleeping"}).status_code == 422
+
+
+def test_cancel_stops_a_running_job_within_seconds_and_keeps_finished_trials(server: Server) -> None:
+    client = server.client()
+    job = client.post("/jobs", json={"task": {"name": "digits"},
+                                     "search": {"trials": 40, "initial": 3, "parallel": 1}}).json()
+    assert client.get(f"/jobs/{job['id']}/sampler").status_code == 409
+    wait_for(client, job["id"], lambda j: j["trials_done"] >= 2)
+    started = time.monotonic()
+    response = client.post(f"/jobs/{job['id']}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert time.monotonic() - started < 10
+    kept = [t for t in client.get(f"/jobs/{job['id']}/trials").json() if t["status"] == "succeeded"]
+    assert len(kept) >= 2
+    time.sleep(2)
+    assert driver_processes(job["id"]) == []
+    after = client.get(f"/jobs/{job['id']}").json()
+    assert after["status"] == "cancelled" and after["trials_done"] < 40
+    assert {t["status"] for t in client.get(f"/jobs/{job['id']}/trials").json()} <= {"succeeded", "cancelled"}
+    assert client.post(f"/jobs/{job['id']}/cancel").status_code == 409
+
+
+def test_killed_controller_resumes_its_job_without_losing_or_repeating_trials(tmp_path) -> None:
+    database = f"sqlite:///{tmp_path / 'jobs.db'}"
+    first = start_server(tmp_path, database)
+    try:
+        client = first.client()
+        job = client.post("/jobs", json={"task": {"name": "digits"},
+                                         "search": {"trials": 8, "initial": 3, "parallel": 1}}).json()
+        wait_for(client, job["id"], lambda j: j["trials_done"] >= 2)
+        before = {t["index"]: t for t in client.get(f"/jobs/{job['id']}/trials").json() if t["status"] == "succeeded"}
+        drivers = driver_processes(job["id"])
+        assert drivers
+    finally:
+        first.kill()
+    psutil.wait_procs(drivers, timeout=10)
+    assert driver_processes(job["id"]) == [], "the job driver must die with its controller"
+
+    second = start_server(tmp_path, database)
+    try:
+        client = second.client()
+        done = wait_for(client, job["id"], finished)
+        assert done["status"] == "succeeded", done["error"]
+        trials = client.get(f"/jobs/{job['id']}/trials").json()
+        assert [t["index"] for t in trials] == list(range(8))
+        assert all(t["status"] == "succeeded" for t in trials)
+        for index, old in before.items():
+            assert trials[index]["metric"] == old["metric"] and trials[index]["finished_at"] == old["finished_at"]
+    finally:
+        second.stop()
+
+
+def test_bearer_token_guards_everything_but_health(tmp_path) -> None:
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_API_TOKEN": "s3cret",
+                                                                         "SAMPLERSEARCH_DASHBOARD": "false"})
+    try:
+        assert server.client().get("/health").status_code == 200
+        assert server.client().get("/health").json()["ray_dashboard"] is None
+        assert server.client().get("/jobs").status_code == 401
+        assert server.client("wrong").get("/tasks").status_code == 401
+        assert server.client("s3cret").get("/tasks").status_code == 200
+        assert server.client("s3cret").post("/jobs", json={"task": {"name": "cifar"}}).status_code == 422
+    finally:
+        server.stop()
+
+
+def test_postgresql_store_runs_a_job_the_same_way(tmp_path, postgres_url: str) -> None:
+    server = start_server(tmp_path, postgres_url, {"SAMPLERSEARCH_DASHBOARD": "false"})
+    try:
+        client = server.client()
+        job = client.post("/jobs", json=SMALL_JOB).json()
+        done = wait_for(client, job["id"], finished)
+        assert done["status"] == "succeeded", done["error"]
+        assert len(client.get(f"/jobs/{job['id']}/trials").json()) == 4
+        assert client.get(f"/jobs/{job['id']}/sampler").status_code == 200
+    finally:
+        server.stop()
