@@ -51,11 +51,14 @@ class GpUcbSearcher(Searcher):
         beta: UCB exploration weight (BoTorch's convention: mean + sqrt(beta) * std).
         seed: seeds the Sobol sequence, the acquisition's QMC sampler and its optimiser.
         num_restarts, raw_samples: ``optimize_acqf`` settings.
+        mc_samples: quasi-Monte-Carlo samples of ``qUpperConfidenceBound``.
+    The defaults keep a suggestion near 0.2 s on one CPU thread at 40 observations
+    (``bench/suggestion_cost.py``).
     """
 
     def __init__(self, parameter_names: list[str], metric: str = "objective", mode: str = "max",
                  n_initial: int = 8, beta: float = 2.0, seed: int = 0,
-                 num_restarts: int = 8, raw_samples: int = 256) -> None:
+                 num_restarts: int = 4, raw_samples: int = 128, mc_samples: int = 128) -> None:
         super().__init__(metric=metric, mode=mode)
         self.parameter_names = list(parameter_names)
         self.n_initial = n_initial
@@ -63,6 +66,7 @@ class GpUcbSearcher(Searcher):
         self.seed = seed
         self.num_restarts = num_restarts
         self.raw_samples = raw_samples
+        self.mc_samples = mc_samples
         self._observed_x: list[list[float]] = []
         self._observed_y: list[float] = []
         self._pending: dict[str, dict[str, Any]] = {}
@@ -121,7 +125,7 @@ class GpUcbSearcher(Searcher):
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         acquisition = qUpperConfidenceBound(
             model, beta=self.beta, X_pending=self._pending_x(),
-            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([256]), seed=step_seed),
+            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=step_seed),
         )
         bounds = torch.stack([torch.zeros(self.dimension), torch.ones(self.dimension)]).double()
         candidate, _ = optimize_acqf(acquisition, bounds=bounds, q=1, num_restarts=self.num_restarts,

@@ -1,0 +1,13 @@
+"""Online sampling strategies that run inside the one training loop (DESIGN.md section 5)."""
+
+from sampler_space.strategies.base import BatchView, Kept, Strategy, StrategyContext
+from sampler_space.strategies.registry import (
+    STRATEGIES,
+    UnknownStrategyError,
+    describe_strategies,
+    make_strategy,
+    strategy_class,
+)
+
+__all__ = ["STRATEGIES", "BatchView", "Kept", "Strategy", "StrategyContext", "UnknownStrategyError",
+           "describe_strategies", "make_strategy", "strategy_class"]
