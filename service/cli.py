@@ -214,6 +214,145 @@ def export(
     console.print(f"wrote {out}")
 
 
+def _parse_options(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values are JSON when they parse as JSON (numbers, booleans, lists)."""
+    options = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--option: expected key=value, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def _strategy_spec(task: dict, name: str, options: dict, seeds: int, epochs: int | None, data_seed: int,
+                   parallel: int, gpus: float) -> "StrategyJobSpec":
+    from service.spec import StrategyJobSpec
+
+    try:
+        return StrategyJobSpec.model_validate({
+            "kind": "strategy", "task": task, "strategy": {"name": name, "options": options},
+            "run": {"seeds": seeds, "epochs": epochs, "data_seed": data_seed, "parallel": parallel},
+            "resources": {"cpu": 1, "gpu": gpus},
+        })
+    except ValidationError as error:
+        _fail(_validation_message(error))
+        raise
+
+
+def _run_strategy_job(store: Store, settings: Settings, spec) -> tuple[object, list]:
+    from service.runner import run_job
+
+    job = store.create_job(spec.model_dump(), kind="strategy")
+    job = run_job(store, job.id, settings)
+    if job.status != "succeeded":
+        _fail(f"job {job.id} ({spec.strategy.name}) {job.status}: {job.error}")
+    return job, store.trials(job.id)
+
+
+SeedsOpt = Annotated[int, typer.Option(help="training seeds (one trial each)")]
+EpochsOpt = Annotated[Optional[int], typer.Option(help="epochs from scratch (default: the task's)")]
+RateOpt = Annotated[Optional[float], typer.Option(help="sampling rate gamma, for strategies that take one")]
+DataSeedOpt = Annotated[int, typer.Option(help="seed of the label noise, imbalance and validation split")]
+
+
+@app.command("run-strategy")
+def run_strategy(
+    task: TaskOpt = "mnist1d",
+    strategy: Annotated[str, typer.Option(help="registered strategy (GET /strategies)")] = "uniform",
+    rate: RateOpt = None,
+    option: Annotated[Optional[list[str]], typer.Option(help="strategy option key=value (repeatable)")] = None,
+    label_noise: NoiseOpt = 0.0,
+    noise_kind: NoiseKindOpt = NoiseKind.symmetric,
+    imbalance: ImbalanceOpt = 1.0,
+    data: DataOpt = None,
+    epochs: EpochsOpt = None,
+    seeds: SeedsOpt = 3,
+    data_seed: DataSeedOpt = 0,
+    parallel: Annotated[int, typer.Option()] = 2,
+    gpus_per_trial: Annotated[float, typer.Option()] = 0.0,
+    db: Annotated[Optional[str], typer.Option()] = None,
+) -> None:
+    """Train from scratch under a fixed strategy, one trial per seed, and print the results as JSON."""
+    settings = _settings(db)
+    options = _parse_options(option)
+    if rate is not None:
+        options["rate"] = rate
+    spec = _strategy_spec(_task_options(task, label_noise, noise_kind, imbalance, data), strategy, options, seeds,
+                          epochs, data_seed, parallel, gpus_per_trial)
+    store = Store(settings.database_url)
+    job, trials = _run_strategy_job(store, settings, spec)
+    print(json.dumps({"job_id": job.id, "strategy": strategy, "trials": [_trial_summary(t) for t in trials]}))
+
+
+def _trial_summary(trial) -> dict:
+    last = trial.metrics[-1] if trial.metrics else {}
+    return {"seed": int(trial.params["seed"]), "status": trial.status, "val_accuracy": trial.metric,
+            "test_accuracy": last.get("test_accuracy"), "seconds": sum(m.get("epoch_seconds", 0) for m in trial.metrics),
+            "backward_samples": sum(m.get("backward_samples", 0) for m in trial.metrics),
+            "forward_samples": sum(m.get("forward_samples", 0) for m in trial.metrics), "error": trial.error}
+
+
+@app.command()
+def compare(
+    task: TaskOpt = "mnist1d",
+    runs: Annotated[str, typer.Option(help="comma-separated strategies; swift:PATH for an exported sampler")] = "uniform,adaselection,nws",
+    seeds: SeedsOpt = 3,
+    epochs: EpochsOpt = None,
+    rate: RateOpt = None,
+    label_noise: NoiseOpt = 0.0,
+    noise_kind: NoiseKindOpt = NoiseKind.symmetric,
+    imbalance: ImbalanceOpt = 1.0,
+    data: DataOpt = None,
+    data_seed: DataSeedOpt = 0,
+    parallel: Annotated[int, typer.Option()] = 2,
+    db: Annotated[Optional[str], typer.Option()] = None,
+    out_dir: Annotated[Path, typer.Option(help="where compare-*.csv and compare-*.md are written")] = Path("."),
+) -> None:
+    """Run several strategies on equal terms and print one comparison table (also CSV and Markdown)."""
+    from sampler_space import SamplerFormatError, load_sampler, sampler_to_document
+    from service.comparison import comparison_rows, write_comparison
+
+    settings = _settings(db)
+    store = Store(settings.database_url)
+    task_options = _task_options(task, label_noise, noise_kind, imbalance, data)
+    results: dict[str, list] = {}
+    for run in [r.strip() for r in runs.split(",") if r.strip()]:
+        name, _, path = run.partition(":")
+        options: dict = {}
+        if name == "swift":
+            try:
+                options = {"sampler": sampler_to_document(load_sampler(path))}
+            except (OSError, SamplerFormatError) as error:
+                _fail(f"--runs {run}: {error}")
+        elif rate is not None and any(p.name == "rate" for p in _strategy_parameters(name)):
+            options["rate"] = rate
+        spec = _strategy_spec(task_options, name, options, seeds, epochs, data_seed, parallel, 0.0)
+        console.print(f"running {run} ({seeds} seeds)")
+        results[run] = [_trial_summary(t) | {"metrics": t.metrics} for t in _run_strategy_job(store, settings, spec)[1]]
+    rows = comparison_rows(results)
+    stem = f"compare-{task}-noise{label_noise}"
+    csv_path, md_path = write_comparison(rows, out_dir, stem, title=f"{task}, label noise {label_noise}, {seeds} seeds")
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    Console(width=200).print(table)
+    console.print(f"wrote {csv_path} and {md_path}")
+
+
+def _strategy_parameters(name: str) -> tuple:
+    from sampler_space.strategies import strategy_class
+    from sampler_space.strategies.registry import UnknownStrategyError
+
+    try:
+        return strategy_class(name).parameters
+    except UnknownStrategyError:
+        return ()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",

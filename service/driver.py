@@ -12,7 +12,7 @@ import logging
 import sys
 
 from service.config import Settings
-from service.runner import run_search_job
+from service.runner import run_job
 from service.store import Store
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     store = Store(settings.database_url, apply_migrations=False)
     if store.get_job(job_id).status not in ("queued", "running"):
         return 0
-    job = run_search_job(store, job_id, settings)
+    job = run_job(store, job_id, settings)
     print(f"job {job_id} {job.status}" + (f": {job.error}" if job.error else ""), flush=True)
     return 0
 

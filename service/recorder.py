@@ -1,8 +1,8 @@
 """A Ray Tune callback that writes every trial event to the SQL store, as it happens.
 
 Tune pickles its run config, so the callback holds only the database URL and opens its store
-lazily in the driver process. Trial indices are assigned in start order from the job's free
-indices (those without a finished row), which makes a resumed job continue without repeating.
+lazily in the driver process. Trial indices are assigned in creation (suggestion) order from the
+job's free indices (those without a finished row), so a resumed job continues without repeating.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from service.searchers.gp_ucb import SUGGESTION_KEY
 from service.store import Store
 
 RECORDED_METRICS = ("epoch", "val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second",
-                    "device", "node_id")
+                    "backward_samples", "forward_samples", "steps", "test_accuracy", "device", "node_id")
 
 
 def _root_cause(error: BaseException) -> BaseException:

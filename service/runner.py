@@ -24,7 +24,7 @@ from service.models import Job, utcnow
 from service.recorder import TrialRecorder
 from service.searchers import GpUcbSearcher, make_searcher
 from service.searchers.factory import METRIC, MODE
-from service.spec import JobSpec
+from service.spec import JobSpec, Resources, StrategyJobSpec, parse_job_spec
 from service.store import Store
 from workers.reference import build_model, fit_transforms, shared_weights, static_features
 from workers.tasks import get_task, load_task_data
@@ -87,16 +87,16 @@ def ensure_ray(settings: Settings) -> None:
                  logging_level=logging.WARNING)
 
 
-def check_resources(spec: JobSpec) -> None:
+def check_resources(resources: Resources) -> None:
     """Fail fast when trials ask for more CPUs or GPUs than the cluster has (Tune would wait forever)."""
     available = ray.cluster_resources()
-    if spec.resources.gpu > 0 and available.get("GPU", 0.0) < spec.resources.gpu:
+    if resources.gpu > 0 and available.get("GPU", 0.0) < resources.gpu:
         raise NoGpuError(
-            f"resources.gpu={spec.resources.gpu} but the Ray cluster has {available.get('GPU', 0.0):g} GPUs; "
+            f"resources.gpu={resources.gpu:g} but the Ray cluster has {available.get('GPU', 0.0):g} GPUs; "
             "use --gpus-per-trial 0 or join a cluster with GPU workers"
         )
-    if available.get("CPU", 0.0) < spec.resources.cpu:
-        raise NoGpuError(f"resources.cpu={spec.resources.cpu} exceeds the cluster's {available.get('CPU', 0.0):g} CPUs")
+    if available.get("CPU", 0.0) < resources.cpu:
+        raise NoGpuError(f"resources.cpu={resources.cpu:g} exceeds the cluster's {available.get('CPU', 0.0):g} CPUs")
 
 
 def _searcher_for(spec: JobSpec, names: list[str], finished: list, interrupted: list) -> tuple[Any, dict]:
@@ -116,33 +116,53 @@ def _searcher_for(spec: JobSpec, names: list[str], finished: list, interrupted: 
     return search_alg, param_space
 
 
-def run_search_job(store: Store, job_id: int, settings: Settings, search_alg: Any = None) -> Job:
-    """Drive job ``job_id`` (already in the store) to a final status and return its row.
+def results_path(settings: Settings) -> str:
+    """Ray Tune's storage path (absolute, as Tune requires)."""
+    return str(Path(settings.results_dir).resolve())
 
-    ``search_alg`` overrides the searcher the spec names (tests use it to inject a failing point).
+
+def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = None) -> Job:
+    """Drive job ``job_id`` (already in the store) of either kind to a final status; return its row.
+
+    ``search_alg`` overrides a search job's searcher (tests use it to inject a failing point).
     Errors before or around the Tune run mark the job ``failed`` with the message; a failed trial
     only marks that trial.
     """
     job = store.get_job(job_id)
-    spec = JobSpec.model_validate(job.spec)
+    spec = parse_job_spec(job.spec)
     torch.set_num_threads(settings.controller_threads)
     store.update_job(job_id, status="running", started_at=job.started_at or utcnow(), error=None)
     try:
-        prepared = prepare_search(spec, settings)
-        store.update_job(job_id, sampler_context=prepared.context)
-        ensure_ray(settings)
-        check_resources(spec)
-        trials = store.trials(job_id)
-        finished = [t for t in trials if t.status in ("succeeded", "failed")]
-        interrupted = [t for t in trials if t.status == "running"]
-        done = {t.index for t in finished}
-        free = [i for i in range(spec.search.trials) if i not in done]
-        if free:
-            _tune(store, job_id, spec, settings, prepared, finished, interrupted, free, search_alg)
+        if isinstance(spec, StrategyJobSpec):
+            from service.strategy_jobs import run_strategy_trials
+
+            ensure_ray(settings)
+            check_resources(spec.resources)
+            run_strategy_trials(store, job, spec, settings)
+        else:
+            _run_search(store, job_id, spec, settings, search_alg)
         return finish_job(store, job_id)
     except Exception as error:
         logger.exception("job %s failed", job_id)
         return store.update_job(job_id, status="failed", error=f"{type(error).__name__}: {error}", finished_at=utcnow())
+
+
+#: kept for callers that only run searches
+run_search_job = run_job
+
+
+def _run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, search_alg: Any) -> None:
+    prepared = prepare_search(spec, settings)
+    store.update_job(job_id, sampler_context=prepared.context)
+    ensure_ray(settings)
+    check_resources(spec.resources)
+    trials = store.trials(job_id)
+    finished = [t for t in trials if t.status in ("succeeded", "failed")]
+    interrupted = [t for t in trials if t.status == "running"]
+    done = {t.index for t in finished}
+    free = [i for i in range(spec.search.trials) if i not in done]
+    if free:
+        _tune(store, job_id, spec, settings, prepared, finished, interrupted, free, search_alg)
 
 
 def _tune(store: Store, job_id: int, spec: JobSpec, settings: Settings, prepared: PreparedSearch, finished: list,
@@ -161,7 +181,7 @@ def _tune(store: Store, job_id: int, spec: JobSpec, settings: Settings, prepared
         tune_config=tune.TuneConfig(search_alg=search_alg, metric=METRIC, mode=MODE, num_samples=len(free),
                                     reuse_actors=True),
         run_config=tune.RunConfig(
-            name=experiment, storage_path=str(Path(settings.results_dir).resolve()), verbose=0,
+            name=experiment, storage_path=results_path(settings), verbose=0,
             callbacks=[TrialRecorder(store.url, job_id, prepared.parameter_names, free, spec.search.searcher)],
             failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
         ),
@@ -183,6 +203,8 @@ def finish_job(store: Store, job_id: int) -> Job:
 def job_sampler_document(store: Store, job_id: int, trial_index: int | None = None) -> dict[str, Any]:
     """The sampler JSON of the job's best trial (or of ``trial_index``)."""
     job = store.get_job(job_id)
+    if job.kind != "search":
+        raise LookupError(f"job {job_id} is a {job.kind} job; only search jobs produce a sampler")
     trial = store.best_trial(job_id) if trial_index is None else store.trial(job_id, trial_index)
     if trial is None or trial.status != "succeeded" or job.sampler_context is None:
         raise LookupError(f"job {job_id} has no finished trial" + ("" if trial_index is None else f" {trial_index}"))
@@ -192,4 +214,4 @@ def job_sampler_document(store: Store, job_id: int, trial_index: int | None = No
     return sampler_document(job.sampler_context, trial.params, source)
 
 
-__all__ = ["NoGpuError", "job_sampler_document", "prepare_search", "run_search_job"]
+__all__ = ["NoGpuError", "job_sampler_document", "prepare_search", "run_job", "run_search_job"]

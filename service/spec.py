@@ -6,15 +6,20 @@ name the offending field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator, model_validator
 
 from sampler_space.features import FEATURE_NAMES
+from sampler_space.sampler_json import SamplerFormatError, sampler_from_document
+from sampler_space.strategies import make_strategy, strategy_class
+from sampler_space.strategies.registry import UnknownStrategyError
 from workers.tasks import TaskSpec, get_task
 from workers.tasks.registry import UnknownTaskError
 
 SEARCHERS = ("gp-ucb", "random", "optuna")
+#: pseudo-strategy of strategy jobs: fixed weights from an exported Swift Sampler
+SWIFT = "swift"
 
 
 class TaskConfig(BaseModel):
@@ -90,3 +95,84 @@ class JobSpec(BaseModel):
     task: TaskConfig
     search: SearchConfig = Field(default_factory=SearchConfig)
     resources: Resources = Field(default_factory=Resources)
+
+
+class StrategyConfig(BaseModel):
+    """A fixed strategy by registered name with its options (see ``GET /strategies``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(examples=["adaselection"])
+    options: dict[str, Any] = Field(default_factory=dict, examples=[{"rate": 0.3}])
+
+    @field_validator("name")
+    @classmethod
+    def _known_strategy(cls, name: str) -> str:
+        if name == SWIFT:
+            return name
+        try:
+            strategy_class(name)
+        except UnknownStrategyError as error:
+            raise ValueError(f"{error}, {SWIFT}") from None
+        if name == "static-weights":
+            raise ValueError(f"use {SWIFT!r} with options {{'sampler': <sampler JSON>}} for fixed weights")
+        return name
+
+    @model_validator(mode="after")
+    def _valid_options(self) -> "StrategyConfig":
+        if self.name == SWIFT:
+            if set(self.options) != {"sampler"}:
+                raise ValueError("options: the swift strategy takes exactly one option, 'sampler' (a sampler JSON document)")
+            try:
+                sampler_from_document(self.options["sampler"])
+            except SamplerFormatError as error:
+                raise ValueError(f"options.sampler: {error}") from None
+            return self
+        try:
+            make_strategy(self.name, self.options)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"options: {error}") from None
+        return self
+
+
+class StrategyRun(BaseModel):
+    """How a strategy job trains: one trial per training seed, from scratch, on data perturbed
+    with ``data_seed`` (the same noisy data for every seed and every strategy compared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(default=3, ge=1, le=100, description="trials, one per training seed 0..seeds-1")
+    data_seed: int = Field(default=0, ge=0, description="seed of the label noise / imbalance / validation split")
+    epochs: int | None = Field(default=None, ge=1, description="epochs from scratch; the task's default when omitted")
+    parallel: int = Field(default=2, ge=1)
+    max_failures: int = Field(default=0, ge=0)
+
+
+class StrategyJobSpec(BaseModel):
+    """A job that runs a fixed strategy on a task for several seeds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["strategy"]
+    task: TaskConfig
+    strategy: StrategyConfig
+    run: StrategyRun = Field(default_factory=StrategyRun)
+    resources: Resources = Field(default_factory=Resources)
+
+
+def _job_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("kind", "search")
+    return getattr(value, "kind", "search")
+
+
+AnyJobSpec = Annotated[
+    Union[Annotated[JobSpec, Tag("search")], Annotated[StrategyJobSpec, Tag("strategy")]],
+    Discriminator(_job_kind),
+]
+_ANY_JOB_SPEC: TypeAdapter = TypeAdapter(AnyJobSpec)
+
+
+def parse_job_spec(data: Any) -> JobSpec | StrategyJobSpec:
+    """Validate a stored or submitted job body of either kind (``kind`` defaults to ``search``)."""
+    return _ANY_JOB_SPEC.validate_python(data)

@@ -86,6 +86,24 @@ def static_features(model: nn.Module, data: TaskData, names: Sequence[str]) -> S
     return StaticFeatures(tuple(names), raw.cpu(), gradient_norm_proxy(logits, labels).cpu())
 
 
+@torch.no_grad()
+def penultimate_features(model: nn.Module, inputs: Tensor, batch_size: int = 4096) -> Tensor:
+    """``(N, D)`` inputs of the model's last ``nn.Linear`` layer (its penultimate features), eval mode."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    captured: list[Tensor] = []
+    handle = last.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach()))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(inputs), batch_size):
+            model(inputs[start : start + batch_size].to(device))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(captured).flatten(1).cpu()
+
+
 def fit_transforms(features: StaticFeatures, kind: str) -> tuple[FittedTransform, ...]:
     """One transform of ``kind`` per feature, fitted on the training set."""
     return tuple(fit_transform(kind, features.raw[:, n], features.gradient_proxy) for n in range(len(features.names)))

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, sta
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
-from service.api.schemas import Health, JobOut, JobPage, TaskOut, TrialOut
+from service.api.schemas import Health, JobOut, JobPage, StrategyOut, TaskOut, TrialOut
 from service.models import JOB_STATUSES
 from service.runner import job_sampler_document
-from service.spec import JobSpec
+from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
+from sampler_space.strategies import describe_strategies
 from workers.tasks import list_tasks
 from workers.tasks.builtin import resolve_data_file
 from workers.tasks.definition import TaskDataError
@@ -42,6 +43,13 @@ def require_token(request: Request,
 router = APIRouter()
 guarded = APIRouter(dependencies=[Depends(require_token)])
 
+EXAMPLE_STRATEGY_JOB = {
+    "kind": "strategy",
+    "task": {"name": "mnist1d", "label_noise": 0.4},
+    "strategy": {"name": "adaselection", "options": {"rate": 0.3, "beta": 0.5}},
+    "run": {"seeds": 3, "epochs": 30, "data_seed": 0, "parallel": 2},
+    "resources": {"cpu": 1, "gpu": 0},
+}
 EXAMPLE_JOB = {
     "kind": "search",
     "task": {"name": "mnist1d", "label_noise": 0.4},
@@ -57,9 +65,9 @@ def _invalid(location: list[str], message: str) -> HTTPException:
                          detail=[{"loc": ["body", *location], "msg": message, "type": "value_error"}])
 
 
-def _check_feasible(spec: JobSpec, ctl: Any) -> None:
+def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
     settings = ctl.settings
-    if spec.search.trials > settings.max_trials:
+    if isinstance(spec, JobSpec) and spec.search.trials > settings.max_trials:
         raise _invalid(["search", "trials"], f"at most {settings.max_trials} trials per job (SAMPLERSEARCH_MAX_TRIALS)")
     if spec.task.name == "arrays":
         try:
@@ -80,8 +88,11 @@ def _job_out(ctl: Any, job_id: int) -> JobOut:
 
 
 @guarded.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
-def submit_job(ctl: Controller, spec: Annotated[JobSpec, Body(examples=[EXAMPLE_JOB])]) -> JobOut:
-    """Queue a search job; the response echoes the spec with every default filled in."""
+def submit_job(ctl: Controller,
+               spec: Annotated[AnyJobSpec, Body(examples=[EXAMPLE_JOB, EXAMPLE_STRATEGY_JOB])]) -> JobOut:
+    """Queue a job: ``kind`` ``search`` (the default; a Swift Sampler search) or ``strategy`` (a
+    fixed strategy trained from scratch for several seeds). The response echoes the spec with
+    every default filled in."""
     _check_feasible(spec, ctl)
     job = ctl.store.create_job(spec.model_dump(), kind=spec.kind)
     ctl.supervisor.wake()
@@ -143,6 +154,15 @@ def get_sampler(ctl: Controller, job_id: int, trial: Annotated[int | None, Query
 def get_tasks() -> list[TaskOut]:
     return [TaskOut(name=t.name, description=t.description, size=t.size_hint, defaults=t.recipe.to_dict())
             for t in list_tasks()]
+
+
+@guarded.get("/strategies", response_model=list[StrategyOut], tags=["tasks"])
+def get_strategies() -> list[StrategyOut]:
+    """Fixed strategies a ``strategy`` job can run, with their parameters and defaults."""
+    listed = [s for s in describe_strategies() if s["name"] != "static-weights"]
+    listed.append({"name": "swift", "description": "fixed weights from an exported Swift Sampler",
+                   "parameters": [{"name": "sampler", "default": None, "description": "the sampler JSON document"}]})
+    return [StrategyOut.model_validate(s) for s in listed]
 
 
 @router.get("/health", response_model=Health, tags=["health"])

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from service.models import Job, Trial
-from service.spec import JobSpec
+from service.spec import JobSpec, StrategyJobSpec, parse_job_spec
 from service.store import as_utc
 
 
@@ -47,7 +47,7 @@ class JobOut(BaseModel):
     id: int
     kind: str
     status: str = Field(description="queued | running | succeeded | failed | cancelled")
-    spec: JobSpec
+    spec: JobSpec | StrategyJobSpec
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -63,10 +63,11 @@ class JobOut(BaseModel):
         finished = [t for t in trials if t.status in ("succeeded", "failed")]
         succeeded = [t for t in finished if t.status == "succeeded" and t.metric is not None]
         best = max(succeeded, key=lambda t: (t.metric, -t.index), default=None)
-        spec = JobSpec.model_validate(job.spec)
+        spec = parse_job_spec(job.spec)
+        total = spec.search.trials if isinstance(spec, JobSpec) else spec.run.seeds
         return cls(id=job.id, kind=job.kind, status=job.status, spec=spec, error=job.error,
                    created_at=as_utc(job.created_at), started_at=as_utc(job.started_at),
-                   finished_at=as_utc(job.finished_at), trials_total=spec.search.trials,
+                   finished_at=as_utc(job.finished_at), trials_total=total,
                    trials_done=len(finished), trials_failed=len(finished) - len(succeeded),
                    best_trial=None if best is None else TrialOut.of(best),
                    links=JobLinks(ray_dashboard=dashboard_url, tune_experiment=job.tune_experiment))
@@ -84,6 +85,18 @@ class TaskOut(BaseModel):
     description: str
     size: str
     defaults: dict[str, Any]
+
+
+class StrategyParameterOut(BaseModel):
+    name: str
+    default: Any
+    description: str
+
+
+class StrategyOut(BaseModel):
+    name: str
+    description: str
+    parameters: list[StrategyParameterOut]
 
 
 class Health(BaseModel):
