@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import ray
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from service.api.routes import router
@@ -76,6 +78,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Job bodies are a union tagged by ``kind``; pydantic puts the tag into every error
+        # location (body -> search -> task -> name). Drop it so the location names the field.
+        errors = []
+        for item in error.errors():
+            loc = list(item.get("loc", ()))
+            if len(loc) >= 2 and loc[0] == "body" and loc[1] in ("search", "strategy") and request.url.path == "/jobs":
+                loc = [loc[0], *loc[2:]] if len(loc) > 2 else loc
+            errors.append({**item, "loc": loc})
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
 
     @app.exception_handler(JobNotFoundError)
     async def _job_not_found(request: Request, error: JobNotFoundError) -> JSONResponse:

@@ -75,14 +75,38 @@ def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -
         ({"task": {"name": "arrays", "data": "../../etc/passwd"}}, ["body", "task", "data"]),
         ({"task": {"name": "digits"}, "surprise": 1}, ["body", "surprise"]),
         ({}, ["body", "task"]),
+        ({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "fancy"}}, ["body", "strategy", "name"]),
+        ({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "nws", "options": {"rate": 2}}},
+         ["body", "strategy"]),
+        ({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "nws"}, "run": {"seeds": 0}},
+         ["body", "run", "seeds"]),
     ],
     ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
-         "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task"],
+         "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task", "unknown-strategy",
+         "bad-strategy-option", "zero-seeds"],
 )
 def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, field: list[str]) -> None:
     response = server.client().post("/jobs", json=body)
     assert response.status_code == 422, response.text
-    assert field in [error["loc"] for error in response.json()["detail"]]
+    assert field in [error["loc"] for error in response.json()["detail"]], response.text
+
+
+def test_strategy_job_runs_over_http_and_has_no_sampler(server: Server) -> None:
+    client = server.client()
+    strategies = {s["name"]: s for s in client.get("/strategies").json()}
+    assert {"uniform", "adaselection", "nws", "loss-gradient-is", "swift"} <= set(strategies)
+    assert {"name": "rate", "default": 0.3}.items() <= strategies["nws"]["parameters"][0].items()
+    response = client.post("/jobs", json={"kind": "strategy", "task": {"name": "digits"},
+                                          "strategy": {"name": "big-loss"}, "run": {"seeds": 2, "epochs": 2}})
+    assert response.status_code == 201, response.text
+    job = wait_for(client, response.json()["id"], finished)
+    assert job["status"] == "succeeded" and job["trials_total"] == 2 and job["trials_done"] == 2
+    assert job["spec"]["strategy"] == {"name": "big-loss", "options": {}}
+    trials = client.get(f"/jobs/{job['id']}/trials").json()
+    assert [t["params"] for t in trials] == [{"seed": 0.0}, {"seed": 1.0}]
+    assert "test_accuracy" in trials[0]["metrics"][-1]
+    sampler = client.get(f"/jobs/{job['id']}/sampler")
+    assert sampler.status_code == 409 and "strategy job" in sampler.json()["detail"]
 
 
 def test_malformed_json_is_422_not_500(server: Server) -> None:
