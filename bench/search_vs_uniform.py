@@ -78,7 +78,8 @@ def main() -> None:
         "Test accuracy after training from scratch (`samplersearch evaluate`, task default epochs) with the "
         "sampler each searcher found; uniform is the same training with uniform sampling.",
         "",
-        "| sampler | test acc (mean ± std) | test gain over uniform | val acc | best val in search | search wall-clock (mean) |",
+        "| sampler | test acc (mean ± std) | test gain over uniform | val acc | best val in search "
+        "| search wall-clock (mean) |",
         "|---|---|---|---|---|---|",
     ]
     for name in names:
@@ -86,7 +87,8 @@ def main() -> None:
         gains = [r["test"] - uniform_test[r["seed"]] for r in mine]
         best = [r["best_val_in_search"] for r in mine if r["best_val_in_search"] is not None]
         lines.append(
-            f"| {name} | {mean_std([r['test'] for r in mine])} | {mean_std(gains)} | {mean_std([r['val'] for r in mine])} "
+            f"| {name} | {mean_std([r['test'] for r in mine])} | {mean_std(gains)} "
+            f"| {mean_std([r['val'] for r in mine])} "
             f"| {mean_std(best) if best else '-'} | {statistics.mean(r['search_s'] for r in mine):.0f} s |"
         )
     lines += ["", "Per seed:", "", "| seed | sampler | test | val | best val in search | search s |", "|---|---|---|---|---|---|"]

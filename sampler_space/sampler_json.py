@@ -123,7 +123,8 @@ def sampler_from_document(document: Any) -> SwiftSampler:
         raise SamplerFormatError("field 'epsilon' must be a positive finite number")
     transforms = _require(document, "transforms", list)
     if len(transforms) != len(features):
-        raise SamplerFormatError(f"field 'transforms' must hold one transform per feature ({len(features)}), got {len(transforms)}")
+        raise SamplerFormatError(
+            f"field 'transforms' must hold one transform per feature ({len(features)}), got {len(transforms)}")
     fitted = tuple(_transform_from_document(item, n) for n, item in enumerate(transforms))
     source = document.get("source", {})
     if not isinstance(source, dict):

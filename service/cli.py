@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from service.config import Settings
+from service.spec import StrategyJobSpec
 from service.spec import JobSpec
 from service.store import Store
 
@@ -229,9 +230,7 @@ def _parse_options(items: list[str] | None) -> dict:
 
 
 def _strategy_spec(task: dict, name: str, options: dict, seeds: int, epochs: int | None, data_seed: int,
-                   parallel: int, gpus: float) -> "StrategyJobSpec":
-    from service.spec import StrategyJobSpec
-
+                   parallel: int, gpus: float) -> StrategyJobSpec:
     try:
         return StrategyJobSpec.model_validate({
             "kind": "strategy", "task": task, "strategy": {"name": name, "options": options},
@@ -299,7 +298,8 @@ def _trial_summary(trial) -> dict:
 @app.command()
 def compare(
     task: TaskOpt = "mnist1d",
-    runs: Annotated[str, typer.Option(help="comma-separated strategies; swift:PATH for an exported sampler")] = "uniform,adaselection,nws",
+    runs: Annotated[str, typer.Option(help="comma-separated strategies; swift:PATH for an exported sampler")] = (
+        "uniform,adaselection,nws"),
     seeds: SeedsOpt = 3,
     epochs: EpochsOpt = None,
     rate: RateOpt = None,

@@ -27,6 +27,13 @@ def seconds_to_reach(metrics: list[dict[str, Any]], target: float) -> float | No
     return None
 
 
+def _per_epoch(trials: list[dict[str, Any]]) -> str:
+    if not trials:
+        return "-"
+    epochs = max(len(trials[0]["metrics"]), 1)
+    return f"{statistics.mean(t['backward_samples'] for t in trials) / epochs:,.0f}"
+
+
 def comparison_rows(results: dict[str, list[dict[str, Any]]], reference: str = "uniform") -> list[dict[str, str]]:
     """One row per run. ``results[run]`` holds per-seed summaries with ``metrics`` (per epoch).
 
@@ -49,7 +56,7 @@ def comparison_rows(results: dict[str, list[dict[str, Any]]], reference: str = "
             "wall-clock s": _mean_std(seconds, 2),
             f"time / {base}": f"{statistics.mean(seconds) / base_seconds:.2f}x" if seconds else "-",
             f"s to {base} final val ({target:.3f})": f"{_mean_std(reach, 2)} ({len(reach)}/{len(ok)} reached)",
-            "backward samples / epoch": f"{statistics.mean(t['backward_samples'] for t in ok) / max(len(ok[0]['metrics']), 1):,.0f}" if ok else "-",
+            "backward samples / epoch": _per_epoch(ok),
         })
     return rows
 

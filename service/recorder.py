@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ray import cloudpickle
-
 from ray.tune import Callback
 
 from service.searchers.gp_ucb import SUGGESTION_KEY

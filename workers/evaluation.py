@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import torch
-
 from sampler_space.swift import SwiftSampler
 from workers.reference import build_model, shared_weights, static_features
 from workers.tasks import TaskSpec, get_task, load_task_data

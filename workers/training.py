@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sampler_space.drawing import IndexDrawer
 from sampler_space.strategies.base import BatchView, Strategy, StrategyContext
 from sampler_space.strategies.static import StaticWeights
 from workers.tasks.definition import Recipe
@@ -52,31 +51,9 @@ def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
     return generator
 
 
-class EpochIndices:
-    """Which training indices an epoch visits, in order.
-
-    Args:
-        num_samples: training set size N; every epoch yields N indices.
-        weights: ``None`` for uniform sampling without replacement (a permutation), or ``(N,)``
-            non-negative sampling weights on the training device for i.i.d. draws with
-            replacement (no 1/p re-weighting: the sampler changes which data the model sees).
-    """
-
-    def __init__(self, num_samples: int, weights: Tensor | None = None) -> None:
-        self.num_samples = num_samples
-        self._drawer = None if weights is None else IndexDrawer(weights)
-        if self._drawer is not None and len(self._drawer) != num_samples:
-            raise ValueError(f"got {len(self._drawer)} weights for {num_samples} training samples")
-
-    def draw(self, generator: torch.Generator) -> Tensor:
-        if self._drawer is None:
-            return torch.randperm(self.num_samples, device=generator.device, generator=generator)
-        return self._drawer.draw(self.num_samples, generator)
-
-
 def make_optimizer(model: nn.Module, recipe: Recipe, lr: float) -> torch.optim.Optimizer:
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=True,
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
                                weight_decay=recipe.weight_decay)
     return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
 

@@ -100,7 +100,8 @@ class NWS(Strategy):
         ParameterInfo("min_probability", 0.05, "floor of the acceptance probability (keeps samples reachable)"),
         ParameterInfo("decay_period", 200, "after warm-up, the insertion interval doubles every this many steps"),
         ParameterInfo("max_interval", 16, "longest interval between sketch insertions, in steps"),
-        ParameterInfo("keys", "input", "sample keys: 'input' (flattened input) or 'reference' (shared-weights model's penultimate features)"),
+        ParameterInfo("keys", "input",
+                      "sample keys: 'input' (flattened input) or 'reference' (shared-weights model's penultimate features)"),
     )
 
     def __init__(self, rate: float = 0.3, rows: int = 200, bits: int = 10, warmup: int = 100,

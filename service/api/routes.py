@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, sta
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
+from sampler_space.strategies import describe_strategies
 from service.api.schemas import Health, JobOut, JobPage, StrategyOut, TaskOut, TrialOut
 from service.models import JOB_STATUSES
 from service.runner import job_sampler_document
 from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
-from sampler_space.strategies import describe_strategies
 from workers.tasks import list_tasks
 from workers.tasks.builtin import resolve_data_file
 from workers.tasks.definition import TaskDataError
@@ -77,7 +77,8 @@ def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
     available = ray.cluster_resources()
     if spec.resources.gpu > 0 and available.get("GPU", 0.0) < spec.resources.gpu:
         raise _invalid(["resources", "gpu"],
-                       f"the Ray cluster has {available.get('GPU', 0.0):g} GPUs; this job asks {spec.resources.gpu:g} per trial")
+                       f"the Ray cluster has {available.get('GPU', 0.0):g} GPUs; "
+                       f"this job asks {spec.resources.gpu:g} per trial")
     if available.get("CPU", 0.0) < spec.resources.cpu:
         raise _invalid(["resources", "cpu"], f"the Ray cluster has {available.get('CPU', 0.0):g} CPUs")
 

@@ -45,7 +45,8 @@ def test_unknown_strategy_or_option_is_a_validation_error_naming_it() -> None:
     with pytest.raises(ValidationError, match="no strategy 'fancy'"):
         parse_job_spec({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "fancy"}})
     with pytest.raises(ValidationError, match="no option 'speed'"):
-        parse_job_spec({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "nws", "options": {"speed": 1}}})
+        parse_job_spec({"kind": "strategy", "task": {"name": "digits"},
+                        "strategy": {"name": "nws", "options": {"speed": 1}}})
 
 
 def digits_sampler_file(path, cache_dir) -> None:

@@ -1,0 +1,98 @@
+"""The one training loop, shared weights and the fine-tune trainable."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workers.reference import build_model, shared_weights
+from workers.tasks import Recipe, TaskSpec, get_task, load_task_data
+from workers.trainable import FineTunePayload, InvalidCandidateError, knots_from_config, run_fine_tune
+from workers.training import NonFiniteLossError, accuracy, train
+
+SPEC = TaskSpec("digits")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_task_data(SPEC, 0)
+
+
+def fit(data, epochs: int = 3, seed: int = 0, recipe: Recipe | None = None, **kwargs):
+    recipe = recipe or get_task("digits").recipe
+    model = build_model(SPEC, data, seed, torch.device("cpu"))
+    history = train(model, data.x_train, data.y_train, data.x_val, data.y_val, epochs=epochs, lr=recipe.lr,
+                    recipe=recipe, seed=seed, **kwargs)
+    return model, history
+
+
+def test_training_lifts_validation_accuracy_far_above_chance(digits) -> None:
+    _, history = fit(digits, epochs=4)
+    assert history[-1].val_accuracy > 0.85 and history[0].epoch == 1 and len(history) == 4
+
+
+def test_same_seed_gives_identical_training(digits) -> None:
+    first, _ = fit(digits, epochs=2, seed=3)
+    second, _ = fit(digits, epochs=2, seed=3)
+    for a, b in zip(first.parameters(), second.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_weighted_sampling_only_visits_samples_with_weight(digits) -> None:
+    weights = torch.zeros(len(digits.y_train))
+    weights[:50] = 1.0
+    only_first, _ = fit(digits, epochs=1, weights=weights)
+    # An epoch's worth of steps on 50 samples fits those 50, not the rest.
+    seen = accuracy(only_first, digits.x_train[:50], digits.y_train[:50])
+    unseen = accuracy(only_first, digits.x_train[50:], digits.y_train[50:])
+    assert seen > unseen + 0.1
+
+
+def test_absurd_learning_rate_fails_with_non_finite_loss(digits) -> None:
+    with pytest.raises(NonFiniteLossError, match="non-finite"):
+        fit(digits, epochs=2, recipe=Recipe(optimizer="sgd", lr=1e12, momentum=0.0, batch_size=64))
+
+
+def test_infinite_inputs_fail_with_non_finite_loss(digits) -> None:
+    from dataclasses import replace
+
+    broken = replace(digits, x_train=digits.x_train.clone().fill_(float("inf")))
+    with pytest.raises(NonFiniteLossError):
+        fit(broken, epochs=1)
+
+
+def test_shared_weights_are_cached_by_spec_and_seed(digits, tmp_path) -> None:
+    first, cached_first = shared_weights(SPEC, digits, 0, torch.device("cpu"), tmp_path)
+    second, cached_second = shared_weights(SPEC, digits, 0, torch.device("cpu"), tmp_path)
+    assert (cached_first, cached_second) == (False, True)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other, cached_other = shared_weights(TaskSpec("digits", label_noise=0.1), digits, 0, torch.device("cpu"), tmp_path)
+    assert not cached_other
+
+
+def payload(data, state) -> FineTunePayload:
+    return FineTunePayload("digits", data.input_shape, data.num_classes, get_task("digits").recipe, state,
+                           torch.rand(len(data.y_train), 2), data.x_train, data.y_train, data.x_val, data.y_val,
+                           ("loss", "entropy"), 4, 1e-3, 2, "best", 0)
+
+
+def test_fine_tune_reports_every_epoch_with_the_documented_keys(digits, tmp_path) -> None:
+    state, _ = shared_weights(SPEC, digits, 0, torch.device("cpu"), tmp_path)
+    reports: list[dict] = []
+    config = {f"{f}_k{k}": 0.5 for f in ("loss", "entropy") for k in range(5)}
+    run_fine_tune(config, payload(digits, state), report=reports.append)
+    assert [r["epoch"] for r in reports] == [1, 2]
+    expected = {"val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second", "device", "node_id"}
+    assert expected <= set(reports[0])
+    assert reports[1]["objective"] == max(r["val_accuracy"] for r in reports)
+
+
+@pytest.mark.parametrize("bad", [{"loss_k0": 1.5}, {"loss_k0": float("nan")}, {"loss_k0": None}],
+                         ids=["above-one", "nan", "missing"])
+def test_invalid_candidates_are_refused_naming_the_knot(bad: dict) -> None:
+    config = {f"{f}_k{k}": 0.5 for f in ("loss", "entropy") for k in range(5)}
+    config.update({k: v for k, v in bad.items() if v is not None})
+    if None in bad.values():
+        del config["loss_k0"]
+    with pytest.raises(InvalidCandidateError, match="loss_k0"):
+        knots_from_config(config, ("loss", "entropy"), 4)
