@@ -91,7 +91,8 @@ def main() -> None:
             f"| {mean_std([r['val'] for r in mine])} "
             f"| {mean_std(best) if best else '-'} | {statistics.mean(r['search_s'] for r in mine):.0f} s |"
         )
-    lines += ["", "Per seed:", "", "| seed | sampler | test | val | best val in search | search s |", "|---|---|---|---|---|---|"]
+    lines += ["", "Per seed:", "", "| seed | sampler | test | val | best val in search | search s |",
+              "|---|---|---|---|---|---|"]
     for r in rows:
         best = "-" if r["best_val_in_search"] is None else f"{r['best_val_in_search']:.4f}"
         lines.append(f"| {r['seed']} | {r['sampler']} | {r['test']:.4f} | {r['val']:.4f} | {best} | {r['search_s']:.0f} |")

@@ -19,8 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from service.config import Settings
-from service.spec import StrategyJobSpec
-from service.spec import JobSpec
+from service.spec import JobSpec, StrategyJobSpec
 from service.store import Store
 
 app = typer.Typer(help="Learn how to sample training data: search, evaluate and export Swift Samplers.",
