@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,8 @@ class Settings(BaseSettings):
         api_token: when set, every endpoint but ``/health`` requires ``Authorization: Bearer <token>``.
         dashboard: start the Ray dashboard with a local Ray instance (needs ``ray[default]``).
         dashboard_port: its port on 127.0.0.1.
+        dashboard_url: the dashboard URL users should open, when it differs from what Ray reports
+            (e.g. behind a published container port); shown by ``serve`` and ``/health``.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAMPLERSEARCH_")
@@ -41,3 +43,9 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     dashboard: bool = True
     dashboard_port: int = Field(default=8265, ge=0, le=65535)
+    dashboard_url: str | None = None
+
+    @field_validator("api_token", "ray_address", "dashboard_url", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value

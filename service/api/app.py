@@ -45,7 +45,7 @@ def start_ray(settings: Settings) -> tuple[str, str | None]:
         context = ray.init(num_cpus=settings.num_cpus, include_dashboard=settings.dashboard,
                            dashboard_host="127.0.0.1", dashboard_port=settings.dashboard_port,
                            log_to_driver=False, logging_level=logging.WARNING)
-    dashboard = context.dashboard_url or None
+    dashboard = settings.dashboard_url or context.dashboard_url or None
     if dashboard and not dashboard.startswith("http"):
         dashboard = f"http://{dashboard}"
     return ray.get_runtime_context().gcs_address, dashboard

@@ -6,9 +6,9 @@ import time
 
 import psutil
 import pytest
-from serving import Server, finished, start_server, wait_for
 
 from sampler_space import sampler_from_document
+from serving import Server, finished, start_server, wait_for
 
 SMALL_JOB = {"task": {"name": "digits", "label_noise": 0.2}, "search": {"trials": 4, "initial": 2, "parallel": 2}}
 

@@ -1,0 +1,92 @@
+"""A real multi-process Ray cluster: a head without GPUs and a worker node declaring a logical
+GPU. A job asking for half a GPU per trial must run every trial on the worker node."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from serving import finished, free_port, start_server, wait_for
+
+
+def ray_node(arguments: list[str], log: Path) -> subprocess.Popen:
+    """``ray start ... --block`` in its own session, so that it can be stopped with its children."""
+    with open(log, "ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *arguments],
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_node(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def node_ids(address: str) -> dict[str, dict]:
+    """Alive nodes of the cluster, by node id, with their resources (asked from a separate driver)."""
+    script = ("import json, ray; ray.init(address=%r, log_to_driver=False); "
+              "print(json.dumps({n['NodeID']: n['Resources'] for n in ray.nodes() if n['Alive']}))") % address
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def node_ports() -> list[str]:
+    return [f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
+            f"--metrics-export-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-grpc-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
+            f"--min-worker-port={20000 + free_port() % 20000}", f"--max-worker-port={20000 + free_port() % 20000 + 200}"]
+
+
+def wait_for_nodes(address: str, count: int, timeout: float = 90) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    nodes: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        nodes = node_ids(address)
+        if len(nodes) >= count:
+            return nodes
+        time.sleep(1)
+    raise AssertionError(f"cluster has {len(nodes)} nodes, expected {count}")
+
+
+def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> None:
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    head = ray_node(["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false",
+                     f"--ray-client-server-port={free_port()}", *node_ports()], tmp_path / "head.log")
+    worker = None
+    server = None
+    try:
+        wait_for_nodes(address, 1)
+        worker = ray_node([f"--address={address}", "--num-cpus=2", "--num-gpus=1", *node_ports()], tmp_path / "worker.log")
+        nodes = wait_for_nodes(address, 2)
+        gpu_nodes = [node for node, resources in nodes.items() if resources.get("GPU", 0) >= 1]
+        assert len(gpu_nodes) == 1
+        server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_RAY_ADDRESS": address,
+                                                                              "SAMPLERSEARCH_DASHBOARD": "false"})
+        client = server.client()
+        assert client.get("/health").json()["ray_address"].endswith(f":{port}")
+        response = client.post("/jobs", json={"task": {"name": "digits"},
+                                              "search": {"trials": 3, "initial": 2, "parallel": 2},
+                                              "resources": {"cpu": 1, "gpu": 0.5}})
+        assert response.status_code == 201, response.text
+        job = wait_for(client, response.json()["id"], finished, timeout=240)
+        assert job["status"] == "succeeded", job["error"]
+        trials = client.get(f"/jobs/{job['id']}/trials").json()
+        assert len(trials) == 3
+        assert {t["worker_node"] for t in trials} == set(gpu_nodes)
+        assert {t["device"] for t in trials} == {"cpu"}  # a logical GPU: torch has no CUDA here
+    finally:
+        if server is not None:
+            server.stop()
+        for node in (worker, head):
+            if node is not None:
+                stop_node(node)
