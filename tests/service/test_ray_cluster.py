@@ -13,12 +13,16 @@ from pathlib import Path
 
 from serving import finished, free_port, start_server, wait_for
 
+# `ray start` nodes and the drivers that join them must agree on Ray 2.60's token authentication;
+# this private single-machine cluster runs without it, as the compose file's network does.
+CLUSTER_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+
 
 def ray_node(arguments: list[str], log: Path) -> subprocess.Popen:
     """``ray start ... --block`` in its own session, so that it can be stopped with its children."""
     with open(log, "ab") as handle:
         return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *arguments],
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True, env=CLUSTER_ENV)
 
 
 def stop_node(process: subprocess.Popen) -> None:
@@ -32,18 +36,27 @@ def stop_node(process: subprocess.Popen) -> None:
 
 
 def node_ids(address: str) -> dict[str, dict]:
-    """Alive nodes of the cluster, by node id, with their resources (asked from a separate driver)."""
+    """Alive nodes of the cluster, by node id, with their resources (asked from a separate driver);
+    empty while the cluster does not answer."""
     script = ("import json, ray; ray.init(address=%r, log_to_driver=False); "
               "print(json.dumps({n['NodeID']: n['Resources'] for n in ray.nodes() if n['Alive']}))") % address
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=CLUSTER_ENV)
+    if output.returncode != 0:
+        return {}  # the head is not answering yet
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def node_ports() -> list[str]:
+_WORKER_PORT_BASE = 20000 + (os.getpid() % 40) * 250
+
+
+def node_ports(slot: int) -> list[str]:
+    """Distinct ports for each node on this one machine (Ray's defaults would collide).
+    Worker ports come from a range below the kernel's ephemeral ports, one block per node."""
+    low = _WORKER_PORT_BASE + 120 * slot
     return [f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
             f"--metrics-export-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
             f"--dashboard-agent-grpc-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
-            f"--min-worker-port={20000 + free_port() % 20000}", f"--max-worker-port={20000 + free_port() % 20000 + 200}"]
+            f"--min-worker-port={low}", f"--max-worker-port={low + 100}"]
 
 
 def wait_for_nodes(address: str, count: int, timeout: float = 90) -> dict[str, dict]:
@@ -61,17 +74,18 @@ def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> N
     port = free_port()
     address = f"127.0.0.1:{port}"
     head = ray_node(["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false",
-                     f"--ray-client-server-port={free_port()}", *node_ports()], tmp_path / "head.log")
+                     f"--ray-client-server-port={free_port()}", *node_ports(0)], tmp_path / "head.log")
     worker = None
     server = None
     try:
         wait_for_nodes(address, 1)
-        worker = ray_node([f"--address={address}", "--num-cpus=2", "--num-gpus=1", *node_ports()], tmp_path / "worker.log")
+        worker = ray_node([f"--address={address}", "--num-cpus=2", "--num-gpus=1", *node_ports(1)], tmp_path / "worker.log")
         nodes = wait_for_nodes(address, 2)
         gpu_nodes = [node for node, resources in nodes.items() if resources.get("GPU", 0) >= 1]
         assert len(gpu_nodes) == 1
         server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_RAY_ADDRESS": address,
-                                                                              "SAMPLERSEARCH_DASHBOARD": "false"})
+                                                                              "SAMPLERSEARCH_DASHBOARD": "false",
+                                                                              "RAY_AUTH_MODE": "disabled"})
         client = server.client()
         assert client.get("/health").json()["ray_address"].endswith(f":{port}")
         response = client.post("/jobs", json={"task": {"name": "digits"},
