@@ -83,7 +83,8 @@ def ensure_ray(settings: Settings) -> None:
     if settings.ray_address:
         ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
+        # address="local" always starts a new instance, even if another Ray runs on this machine.
+        ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
 
 

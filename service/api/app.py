@@ -42,7 +42,8 @@ def start_ray(settings: Settings) -> tuple[str, str | None]:
     if settings.ray_address:
         context = ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        context = ray.init(num_cpus=settings.num_cpus, include_dashboard=settings.dashboard,
+        # address="local" always starts a new instance, even if another Ray runs on this machine.
+        context = ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=settings.dashboard,
                            dashboard_host="127.0.0.1", dashboard_port=settings.dashboard_port,
                            log_to_driver=False, logging_level=logging.WARNING)
     dashboard = settings.dashboard_url or context.dashboard_url or None

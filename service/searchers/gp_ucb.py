@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 SUGGESTION_KEY = "_suggestion"
 _DUPLICATE_TOLERANCE = 1e-6
+_HYPERPARAMETERS = ("likelihood.", "mean_module.", "covar_module.")
 
 
 class GpUcbSearcher(Searcher):
@@ -73,6 +74,7 @@ class GpUcbSearcher(Searcher):
         self._sobol_drawn = 0
         self._gp_suggestions = 0
         self._requeued: list[dict[str, Any]] = []
+        self._hyperparameters: dict[str, Any] = {}
         self.fallbacks: list[str] = []
 
     @property
@@ -122,7 +124,12 @@ class GpUcbSearcher(Searcher):
         x, y = self._training_data()
         model = SingleTaskGP(x, y, covar_module=get_matern_kernel_with_gamma_prior(self.dimension),
                              outcome_transform=Standardize(m=1))
+        if self._hyperparameters:
+            # Warm start from the previous fit: the optimiser then needs few iterations.
+            model.load_state_dict({k: torch.tensor(v, dtype=torch.float64) for k, v in self._hyperparameters.items()},
+                                  strict=False)
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        self._hyperparameters = {k: v.tolist() for k, v in model.state_dict().items() if k.startswith(_HYPERPARAMETERS)}
         acquisition = qUpperConfidenceBound(
             model, beta=self.beta, X_pending=self._pending_x(),
             sampler=SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]), seed=step_seed),
@@ -206,7 +213,8 @@ class GpUcbSearcher(Searcher):
             "parameter_names": self.parameter_names, "n_initial": self.n_initial, "beta": self.beta,
             "seed": self.seed, "observed_x": self._observed_x, "observed_y": self._observed_y,
             "pending": self._pending, "sobol_drawn": self._sobol_drawn, "gp_suggestions": self._gp_suggestions,
-            "fallbacks": self.fallbacks, "requeued": self._requeued, "metric": self._metric, "mode": self._mode,
+            "fallbacks": self.fallbacks, "requeued": self._requeued,
+            "hyperparameters": self._hyperparameters, "metric": self._metric, "mode": self._mode,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -218,6 +226,7 @@ class GpUcbSearcher(Searcher):
         self._sobol_drawn, self._gp_suggestions = state["sobol_drawn"], state["gp_suggestions"]
         self.fallbacks = list(state["fallbacks"])
         self._requeued = [dict(c) for c in state.get("requeued", [])]
+        self._hyperparameters = dict(state.get("hyperparameters", {}))
         self._metric, self._mode = state["metric"], state["mode"]
 
     def save(self, checkpoint_path: str) -> None:
