@@ -96,6 +96,8 @@ def submit_job(ctl: Controller,
     every default filled in."""
     _check_feasible(spec, ctl)
     job = ctl.store.create_job(spec.model_dump(), kind=spec.kind)
+    if ctl.dashboard_url:
+        ctl.store.update_job(job.id, ray_dashboard_url=ctl.dashboard_url)
     ctl.supervisor.wake()
     return _job_out(ctl, job.id)
 

@@ -70,7 +70,8 @@ class JobOut(BaseModel):
                    finished_at=as_utc(job.finished_at), trials_total=total,
                    trials_done=len(finished), trials_failed=len(finished) - len(succeeded),
                    best_trial=None if best is None else TrialOut.of(best),
-                   links=JobLinks(ray_dashboard=dashboard_url, tune_experiment=job.tune_experiment))
+                   links=JobLinks(ray_dashboard=job.ray_dashboard_url or dashboard_url,
+                                  tune_experiment=job.tune_experiment))
 
 
 class JobPage(BaseModel):

@@ -146,6 +146,18 @@ def test_cancel_stops_a_running_job_within_seconds_and_keeps_finished_trials(ser
     assert client.post(f"/jobs/{job['id']}/cancel").status_code == 409
 
 
+def test_a_crashed_job_driver_fails_its_job_with_the_reason(server: Server) -> None:
+    client = server.client()
+    job = client.post("/jobs", json={"task": {"name": "digits"},
+                                     "search": {"trials": 40, "initial": 3, "parallel": 1}}).json()
+    wait_for(client, job["id"], lambda j: j["status"] == "running" and j["trials_done"] >= 1)
+    for driver in driver_processes(job["id"]):
+        driver.kill()
+    failed = wait_for(client, job["id"], finished, timeout=30)
+    assert failed["status"] == "failed" and "job driver exited with code -9" in failed["error"]
+    assert failed["trials_done"] >= 1
+
+
 def test_killed_controller_resumes_its_job_without_losing_or_repeating_trials(tmp_path) -> None:
     database = f"sqlite:///{tmp_path / 'jobs.db'}"
     first = start_server(tmp_path, database)
