@@ -115,7 +115,7 @@ def run(
     if spec.search.trials > settings.max_trials:
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
 
-    from service.runner import job_sampler_document, run_search_job
+    from service.runner import job_sampler_document, run_job
 
     store = Store(settings.database_url)
     job = store.create_job(spec.model_dump())
@@ -126,7 +126,7 @@ def run(
     watcher = threading.Thread(target=_watch, args=(store, job.id, trials, stop), daemon=True)
     watcher.start()
     try:
-        job = run_search_job(store, job.id, settings)
+        job = run_job(store, job.id, settings)
     finally:
         stop.set()
         watcher.join()

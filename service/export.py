@@ -23,9 +23,7 @@ def sampler_context(features: list[str], segments: int, epsilon: float,
 def sampler_document(context: dict[str, Any], params: dict[str, float], source: dict[str, Any]) -> dict[str, Any]:
     """The validated sampler JSON document for one trial's ``params``."""
     features, segments = context["features"], context["segments"]
-    names = parameter_names(features, segments)
-    knots = [[float(params[f"{feature}_k{k}"]) for k in range(segments + 1)] for feature in features]
-    assert len(names) == sum(len(row) for row in knots)
+    knots = [[float(params[name]) for name in parameter_names([feature], segments)] for feature in features]
     document = {
         "format": "samplersearch.sampler", "version": 1, "kind": "swift",
         "features": features, "segments": segments, "knots": knots, "epsilon": context["epsilon"],

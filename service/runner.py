@@ -148,10 +148,6 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         return store.update_job(job_id, status="failed", error=f"{type(error).__name__}: {error}", finished_at=utcnow())
 
 
-#: kept for callers that only run searches
-run_search_job = run_job
-
-
 def _run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, search_alg: Any) -> None:
     prepared = prepare_search(spec, settings)
     store.update_job(job_id, sampler_context=prepared.context)
@@ -215,4 +211,4 @@ def job_sampler_document(store: Store, job_id: int, trial_index: int | None = No
     return sampler_document(job.sampler_context, trial.params, source)
 
 
-__all__ = ["NoGpuError", "job_sampler_document", "prepare_search", "run_job", "run_search_job"]
+__all__ = ["NoGpuError", "job_sampler_document", "prepare_search", "run_job"]

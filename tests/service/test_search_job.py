@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sampler_space import load_sampler, parameter_names
 from service.cli import app
 from service.config import Settings
-from service.runner import job_sampler_document, run_search_job
+from service.runner import job_sampler_document, run_job
 from service.searchers import GpUcbSearcher
 from service.spec import JobSpec
 from service.store import Store
@@ -112,7 +112,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path) -> None:
                                    "search": {"trials": 4, "initial": 2, "parallel": 2, "start_uniform": False}})
     job = store.create_job(spec.model_dump())
     searcher = ConcurrencyLimiter(PoisonedSearcher(parameter_names(), n_initial=2, seed=0), max_concurrent=2)
-    job = run_search_job(store, job.id, settings, search_alg=searcher)
+    job = run_job(store, job.id, settings, search_alg=searcher)
     trials = store.trials(job.id)
     failed = [t for t in trials if t.status == "failed"]
     assert job.status == "succeeded" and len(trials) == 4
@@ -127,6 +127,6 @@ def test_a_job_asking_for_gpus_on_a_cluster_without_fails_fast(tmp_path) -> None
                         results_dir=tmp_path / "ray")
     store = Store(settings.database_url)
     spec = JobSpec.model_validate({"task": {"name": "digits"}, "search": {"trials": 2}, "resources": {"gpu": 1}})
-    job = run_search_job(store, store.create_job(spec.model_dump()).id, settings)
+    job = run_job(store, store.create_job(spec.model_dump()).id, settings)
     assert job.status == "failed" and "resources.gpu=1" in job.error and "GPU" in job.error
     assert store.trials(job.id) == []
