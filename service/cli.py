@@ -115,18 +115,23 @@ def run(
     if spec.search.trials > settings.max_trials:
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
 
-    from service.runner import job_sampler_document, run_job
-
     store = Store(settings.database_url)
     job = store.create_job(spec.model_dump())
     console.print(f"job {job.id}: {spec.search.searcher} search over {task} "
                   f"(noise {label_noise}, {trials} trials, {parallel} at once) -> {settings.database_url}")
+    _drive_search(store, settings, job.id, spec, out)
+
+
+def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, out: Path) -> None:
+    """Run (or resume) a search job with live progress, write its sampler and print a summary."""
+    from service.runner import job_sampler_document, run_job
+
     started = time.perf_counter()
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(store, job.id, trials, stop), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(store, job_id, spec.search.trials, stop), daemon=True)
     watcher.start()
     try:
-        job = run_job(store, job.id, settings)
+        job = run_job(store, job_id, settings)
     finally:
         stop.set()
         watcher.join()
@@ -137,12 +142,35 @@ def run(
     out.write_text(json.dumps(document, indent=2) + "\n")
     all_trials = store.trials(job.id)
     summary = {
-        "job_id": job.id, "status": job.status, "task": task, "searcher": spec.search.searcher,
+        "job_id": job.id, "status": job.status, "task": spec.task.name, "searcher": spec.search.searcher,
         "trials": len(all_trials), "failed": sum(t.status == "failed" for t in all_trials),
         "best_trial": job.best_trial_index, "best_val_accuracy": document["source"]["value"],
         "seconds": round(elapsed, 1), "sampler": str(out),
     }
     print(json.dumps(summary))
+
+
+@app.command()
+def resume(
+    job: Annotated[int, typer.Option("--job", help="id of an interrupted or failed search job")],
+    db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
+    out: Annotated[Path, typer.Option(help="where the best sampler JSON is written")] = Path("best.json"),
+) -> None:
+    """Continue a search job from its stored trials (finished trials are kept, none is repeated)."""
+    from service.store import JobNotFoundError
+
+    settings = _settings(db)
+    store = Store(settings.database_url)
+    try:
+        row = store.get_job(job)
+    except JobNotFoundError as error:
+        _fail(str(error))
+    if row.kind != "search" or row.status in ("succeeded", "cancelled"):
+        _fail(f"--job: job {job} is a {row.status} {row.kind} job; only unfinished search jobs resume")
+    spec = JobSpec.model_validate(row.spec)
+    done = sum(t.status in ("succeeded", "failed") for t in store.trials(job))
+    console.print(f"job {job}: resuming with {done} of {spec.search.trials} trials finished")
+    _drive_search(store, settings, job, spec, out)
 
 
 @app.command()

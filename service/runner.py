@@ -187,8 +187,16 @@ def _tune(store: Store, job_id: int, spec: JobSpec, settings: Settings, prepared
 
 
 def finish_job(store: Store, job_id: int) -> Job:
-    """Close the job: best trial, or failed when no trial succeeded."""
+    """Close the job: best trial; failed when no trial succeeded or the run stopped early
+    (e.g. Ctrl-C), with a message that says how to continue it."""
     trials = store.trials(job_id)
+    spec = parse_job_spec(store.get_job(job_id).spec)
+    expected = spec.search.trials if isinstance(spec, JobSpec) else spec.run.seeds
+    done = sum(t.status in ("succeeded", "failed") for t in trials)
+    if done < expected:
+        return store.update_job(job_id, status="failed", finished_at=utcnow(),
+                                error=f"interrupted after {done} of {expected} trials; "
+                                      f"`samplersearch resume --job {job_id}` continues it")
     best = store.best_trial(job_id)
     if best is None:
         errors = [t.error for t in trials if t.error]

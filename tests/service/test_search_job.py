@@ -130,3 +130,29 @@ def test_a_job_asking_for_gpus_on_a_cluster_without_fails_fast(tmp_path) -> None
     job = run_job(store, store.create_job(spec.model_dump()).id, settings)
     assert job.status == "failed" and "resources.gpu=1" in job.error and "GPU" in job.error
     assert store.trials(job.id) == []
+
+
+def test_resume_finishes_an_interrupted_job_without_repeating_its_trials(tmp_path) -> None:
+    database = f"sqlite:///{tmp_path / 'jobs.db'}"
+    store = Store(database)
+    spec = JobSpec.model_validate({"task": {"name": "digits"}, "search": {"trials": 4, "initial": 2, "parallel": 2}})
+    job = store.create_job(spec.model_dump())
+    store.update_job(job.id, status="running")
+    for index, value in enumerate([0.5, 0.6]):
+        store.start_trial(job.id, index, {name: 0.2 + 0.3 * index for name in parameter_names()}, suggestion="sobol")
+        store.finish_trial(job.id, index, status="succeeded", metric=value)
+    before = {t.index: t.finished_at for t in store.trials(job.id)}
+    result = CliRunner().invoke(app, ["resume", "--job", str(job.id), "--db", database, "--out", str(tmp_path / "b.json")],
+                                env={"SAMPLERSEARCH_CACHE_DIR": str(tmp_path / "cache"),
+                                     "SAMPLERSEARCH_RESULTS_DIR": str(tmp_path / "ray")})
+    assert result.exit_code == 0, result.output
+    trials = store.trials(job.id)
+    assert [t.index for t in trials] == [0, 1, 2, 3] and all(t.status == "succeeded" for t in trials)
+    assert {t.index: t.finished_at for t in trials[:2]} == before
+    assert store.get_job(job.id).status == "succeeded"
+
+
+def test_resume_refuses_a_finished_job(cli_search: dict) -> None:
+    result = CliRunner().invoke(app, ["resume", "--job", str(cli_search["summary"]["job_id"]),
+                                      "--db", cli_search["database"]])
+    assert result.exit_code == 2 and "only unfinished search jobs resume" in result.output
