@@ -69,21 +69,28 @@ class LossSketch:
         return torch.where(counts > 0, sums / counts.clamp_min(1e-12), torch.zeros_like(sums))
 
 
-def acceptance_probabilities(estimates: Tensor, rate: float, floor: float, iterations: int = 40) -> Tensor:
-    """``p_i = max(floor, min(1, c * est_i / mean(est)))`` with ``c`` found by bisection so that
-    ``mean(p) = rate`` (as closely as the floor and the cap allow)."""
+def acceptance_probabilities(estimates: Tensor, rate: float, floor: float) -> Tensor:
+    """``p_i = clamp(c * est_i / mean(est), floor, 1)`` with ``c`` such that ``mean(p) = rate``.
+
+    ``mean(p)`` is piecewise linear and non-decreasing in ``c`` with breakpoints where a sample
+    leaves the floor (``c = floor / r_i``) or reaches the cap (``c = 1 / r_i``); it is evaluated at
+    all ``2B`` breakpoints at once and ``c`` is interpolated exactly, with no host round trip. When
+    every estimate is 0 (nothing sketched yet) every sample is accepted with probability ``rate``.
+    """
     mean = estimates.mean()
-    if not bool(mean > 0):
-        return torch.full_like(estimates, rate)
-    relative = estimates / mean
-    low = torch.zeros((), device=estimates.device)
-    high = torch.full((), 1.0 / max(float(relative[relative > 0].min()), 1e-12) + 1.0, device=estimates.device)
-    for _ in range(iterations):
-        c = (low + high) / 2
-        too_many = (c * relative).clamp(floor, 1.0).mean() > rate
-        high = torch.where(too_many, c, high)
-        low = torch.where(too_many, low, c)
-    return (low * relative).clamp(floor, 1.0)
+    relative = estimates / mean.clamp_min(1e-12)
+    unreachable = torch.full_like(relative, 1e30)
+    breakpoints = torch.cat([torch.where(relative > 0, floor / relative, unreachable),
+                             torch.where(relative > 0, 1.0 / relative, unreachable)]).sort().values
+    kept_mean = (breakpoints[:, None] * relative[None, :]).clamp(floor, 1.0).mean(dim=1)
+    target = torch.full((1,), rate, dtype=kept_mean.dtype, device=kept_mean.device)
+    high = torch.searchsorted(kept_mean, target).clamp(1, len(breakpoints) - 1)
+    low = high - 1
+    slope = (kept_mean[high] - kept_mean[low]).clamp_min(1e-12)
+    c = breakpoints[low] + (rate - kept_mean[low]) * (breakpoints[high] - breakpoints[low]) / slope
+    c = torch.where(kept_mean[-1:] < rate, breakpoints[-1:], c)
+    probabilities = (c * relative).clamp(floor, 1.0)
+    return torch.where(mean > 0, probabilities, torch.full_like(probabilities, rate))
 
 
 class NWS(Strategy):

@@ -64,3 +64,8 @@ def test_acceptance_probabilities_average_to_the_rate(rate: float) -> None:
 
 def test_all_zero_estimates_accept_at_the_rate() -> None:
     assert torch.allclose(acceptance_probabilities(torch.zeros(5), 0.3, 0.01), torch.full((5,), 0.3))
+
+
+def test_acceptance_probabilities_are_proportional_to_the_estimates_below_the_cap() -> None:
+    p = acceptance_probabilities(torch.tensor([1.0, 1.0, 2.0]), 0.5, floor=0.01)
+    assert torch.allclose(p, torch.tensor([0.375, 0.375, 0.75]), atol=1e-6)
