@@ -76,6 +76,12 @@ def prepare_search(spec: JobSpec, settings: Settings) -> PreparedSearch:
     return PreparedSearch(payload, context, parameter_names(spec.search.features, spec.search.segments), cached)
 
 
+def pin_controller_threads(settings: Settings) -> None:
+    """Once the job's own training (shared weights) is done, keep the controller's torch (GP
+    fitting) to ``controller_threads`` so that it does not compete with local trials."""
+    torch.set_num_threads(settings.controller_threads)
+
+
 def ensure_ray(settings: Settings) -> None:
     """Connect to ``settings.ray_address`` or start a local Ray instance (no dashboard)."""
     if ray.is_initialized():
@@ -131,7 +137,6 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
     """
     job = store.get_job(job_id)
     spec = parse_job_spec(job.spec)
-    torch.set_num_threads(settings.controller_threads)
     store.update_job(job_id, status="running", started_at=job.started_at or utcnow(), error=None)
     try:
         if isinstance(spec, StrategyJobSpec):
@@ -150,6 +155,7 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
 
 def _run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, search_alg: Any) -> None:
     prepared = prepare_search(spec, settings)
+    pin_controller_threads(settings)
     store.update_job(job_id, sampler_context=prepared.context)
     ensure_ray(settings)
     check_resources(spec.resources)

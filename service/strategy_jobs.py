@@ -48,9 +48,10 @@ def prepare_strategy(spec: StrategyJobSpec, settings: Settings) -> StrategyPaylo
 
 def run_strategy_trials(store: Store, job: Job, spec: StrategyJobSpec, settings: Settings) -> None:
     """Run the seeds that have no finished trial yet (a resumed job skips finished ones)."""
-    from service.runner import results_path
+    from service.runner import pin_controller_threads, results_path
 
     payload = prepare_strategy(spec, settings)
+    pin_controller_threads(settings)
     done = {t.index for t in store.trials(job.id) if t.status in ("succeeded", "failed")}
     free = [seed for seed in range(spec.run.seeds) if seed not in done]
     if not free:
