@@ -113,3 +113,14 @@ def test_real_fashion_mnist_has_its_published_sizes(monkeypatch) -> None:
 def test_mnist1d_is_generated_offline_with_its_documented_sizes() -> None:
     raw = builtin.load_mnist1d_data(TaskSpec("mnist1d"), Path("."))
     assert raw.x_train.shape == (9600, 40) and raw.x_test.shape == (2400, 40)
+
+
+def test_mnist1d_is_cached_on_disk_and_reloads_identically(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SAMPLERSEARCH_CACHE_DIR", str(tmp_path))
+    builtin._mnist1d_arrays.cache_clear()
+    generated = builtin.load_mnist1d_data(TaskSpec("mnist1d"), Path("."))
+    assert (tmp_path / "datasets" / "mnist1d-12000-seed42.npz").is_file()
+    builtin._mnist1d_arrays.cache_clear()
+    reloaded = builtin.load_mnist1d_data(TaskSpec("mnist1d"), Path("."))
+    assert np.array_equal(generated.x_train, reloaded.x_train) and np.array_equal(generated.y_test, reloaded.y_test)
+    builtin._mnist1d_arrays.cache_clear()
