@@ -22,14 +22,14 @@ from service.config import Settings
 from service.export import sampler_context, sampler_document
 from service.models import Job, utcnow
 from service.recorder import TrialRecorder
+from service.reference_task import compute_reference
 from service.searchers import GpUcbSearcher, make_searcher
 from service.searchers.factory import METRIC, MODE
 from service.spec import JobSpec, Resources, StrategyJobSpec, parse_job_spec
 from service.store import Store
-from workers.reference import build_model, fit_transforms, shared_weights, static_features
+from workers.reference import fit_transforms
 from workers.tasks import get_task, load_task_data
 from workers.trainable import FineTunePayload, fine_tune_trainable
-from workers.training import pick_device
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +52,16 @@ class PreparedSearch:
 
 
 def prepare_search(spec: JobSpec, settings: Settings) -> PreparedSearch:
-    """Load data, get (cached) shared weights, compute static features and fit the transforms."""
+    """Load data, get (cached) shared weights and static features (``compute_reference``: in the
+    driver, or as a Ray task when the job asks for GPUs or runs on a cluster), fit the transforms.
+    Ray must be initialised first."""
     task_spec = spec.task.to_task_spec()
     task = get_task(task_spec.name)
     seed = spec.search.seed
     data = load_task_data(task_spec, seed, settings.data_dir)
-    device = pick_device(want_gpu=spec.resources.gpu > 0)
-    state, cached = shared_weights(task_spec, data, seed, device, settings.cache_dir)
-    reference = build_model(task_spec, data, seed, device)
-    reference.load_state_dict(state)
-    features = static_features(reference, data, spec.search.features)
+    reference = compute_reference(task_spec, data, seed, spec.resources, settings,
+                                  feature_names=tuple(spec.search.features))
+    state, cached, features = reference.state, reference.cached, reference.features
     transforms = fit_transforms(features, spec.search.transform)
     transformed = torch.stack([t(features.raw[:, n]) for n, t in enumerate(transforms)], dim=1)
     payload = FineTunePayload(
@@ -82,12 +82,28 @@ def pin_controller_threads(settings: Settings) -> None:
     torch.set_num_threads(settings.controller_threads)
 
 
+def join_cluster(address: str) -> Any:
+    """``ray.init`` of a driver on the cluster at ``address`` (returns Ray's context).
+
+    Ray drivers connect through a Ray node on their own machine, so this machine must have joined
+    the cluster first (``ray start --address=...``); the error says so instead of Ray's bare
+    "Failed to connect"."""
+    try:
+        return ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except ConnectionError as error:
+        raise ConnectionError(
+            f"{error}. A Ray driver must run on a node of the cluster: run `ray start --address={address} "
+            "--num-cpus=0 --num-gpus=0` on this machine first (the compose file's api service does), with the "
+            "cluster's RAY_AUTH_MODE"
+        ) from error
+
+
 def ensure_ray(settings: Settings) -> None:
     """Connect to ``settings.ray_address`` or start a local Ray instance (no dashboard)."""
     if ray.is_initialized():
         return
     if settings.ray_address:
-        ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
+        join_cluster(settings.ray_address)
     else:
         # address="local" always starts a new instance, even if another Ray runs on this machine.
         ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
@@ -154,11 +170,11 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
 
 
 def _run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, search_alg: Any) -> None:
+    ensure_ray(settings)
+    check_resources(spec.resources)
     prepared = prepare_search(spec, settings)
     pin_controller_threads(settings)
     store.update_job(job_id, sampler_context=prepared.context)
-    ensure_ray(settings)
-    check_resources(spec.resources)
     trials = store.trials(job_id)
     finished = [t for t in trials if t.status in ("succeeded", "failed")]
     interrupted = [t for t in trials if t.status == "running"]

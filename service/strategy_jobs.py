@@ -10,33 +10,29 @@ from sampler_space.sampler_json import sampler_from_document
 from service.config import Settings
 from service.models import Job
 from service.recorder import TrialRecorder
+from service.reference_task import compute_reference
 from service.spec import SWIFT, StrategyJobSpec
 from service.store import Store
-from workers.reference import build_model, penultimate_features, shared_weights, static_features
 from workers.strategy_trial import StrategyPayload, strategy_trainable
 from workers.tasks import get_task, load_task_data
-from workers.training import pick_device
 
 
 def prepare_strategy(spec: StrategyJobSpec, settings: Settings) -> StrategyPayload:
     """Load the task's data (perturbed with ``run.data_seed``); compute Swift weights or NWS
-    reference keys from the shared-weights model when the strategy needs them."""
+    reference keys from the shared-weights model when the strategy needs them
+    (``compute_reference``; Ray must be initialised first)."""
     task_spec = spec.task.to_task_spec()
     task = get_task(task_spec.name)
     data_seed = spec.run.data_seed
     data = load_task_data(task_spec, data_seed, settings.data_dir)
     static_weights = keys = None
-    wants_reference = spec.strategy.name == SWIFT or spec.strategy.options.get("keys") == "reference"
-    if wants_reference:
-        device = pick_device(want_gpu=spec.resources.gpu > 0)
-        reference = build_model(task_spec, data, data_seed, device)
-        reference.load_state_dict(shared_weights(task_spec, data, data_seed, device, settings.cache_dir)[0])
-        if spec.strategy.name == SWIFT:
-            sampler = sampler_from_document(spec.strategy.options["sampler"])
-            features = static_features(reference, data, sampler.features)
-            static_weights = sampler.weights(features.raw)
-        else:
-            keys = penultimate_features(reference, data.x_train)
+    if spec.strategy.name == SWIFT:
+        sampler = sampler_from_document(spec.strategy.options["sampler"])
+        reference = compute_reference(task_spec, data, data_seed, spec.resources, settings,
+                                      feature_names=tuple(sampler.features))
+        static_weights = sampler.weights(reference.features.raw)
+    elif spec.strategy.options.get("keys") == "reference":
+        keys = compute_reference(task_spec, data, data_seed, spec.resources, settings, want_keys=True).keys
     return StrategyPayload(
         task_name=task_spec.name, input_shape=data.input_shape, num_classes=data.num_classes, recipe=task.recipe,
         x_train=data.x_train, y_train=data.y_train, x_val=data.x_val, y_val=data.y_val, x_test=data.x_test,

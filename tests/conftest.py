@@ -12,12 +12,15 @@ POSTGRES_URL = os.environ.get("SAMPLERSEARCH_TEST_POSTGRES_URL", "postgresql+psy
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    """A local Ray with 2 CPUs, started once per test run (about 5 s)."""
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A local Ray with 2 CPUs, started once per test run (about 5 s). Its workers keep any
+    cache they write in a temporary directory, not in the checkout."""
     import ray
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    worker_cache = str(tmp_path_factory.mktemp("ray-worker-cache"))
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"SAMPLERSEARCH_CACHE_DIR": worker_cache}})
     yield
     ray.shutdown()
 

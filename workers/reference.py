@@ -2,7 +2,9 @@
 
 Shared weights are E_o epochs of uniform training from a seeded initialisation, cached on disk by
 a hash of everything that determines them (task spec, recipe, seed, format version), so repeated
-jobs and ``evaluate`` reuse them.
+jobs and ``evaluate`` reuse them. ``reference_outputs`` bundles what a job needs from the
+reference model so that it can run in the driver or, on a cluster, as one Ray task on a worker
+(a GPU when the job asks for one).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import Tensor, nn
 from sampler_space.features import features_from_logits, gradient_norm_proxy, predict_logits
 from sampler_space.transforms import FittedTransform, fit_transform
 from workers.tasks import TaskData, TaskSpec, get_task
-from workers.training import train
+from workers.training import pick_device, train
 
 _CACHE_FORMAT = 1
 
@@ -107,3 +109,32 @@ def penultimate_features(model: nn.Module, inputs: Tensor, batch_size: int = 409
 def fit_transforms(features: StaticFeatures, kind: str) -> tuple[FittedTransform, ...]:
     """One transform of ``kind`` per feature, fitted on the training set."""
     return tuple(fit_transform(kind, features.raw[:, n], features.gradient_proxy) for n in range(len(features.names)))
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """What a job takes from its reference model, as CPU tensors: the shared weights, whether they
+    came from the cache, the static features (if asked), the penultimate-layer keys (if asked)
+    and the device that computed them (``"cuda"`` or ``"cpu"``)."""
+
+    state: dict[str, Tensor]
+    cached: bool
+    features: StaticFeatures | None
+    keys: Tensor | None
+    device: str
+
+
+def reference_outputs(
+    spec: TaskSpec, data: TaskData, seed: int, feature_names: Sequence[str] = (), want_keys: bool = False,
+    want_gpu: bool = False, cache_dir: Path | None = None,
+) -> ReferenceOutputs:
+    """Shared weights of ``(spec, seed)`` (cached under ``cache_dir``) and, from the model they
+    give, the static features ``feature_names`` and (``want_keys``) the penultimate features.
+    Runs on CUDA when ``want_gpu`` and one is visible, otherwise on the CPU."""
+    device = pick_device(want_gpu)
+    state, cached = shared_weights(spec, data, seed, device, cache_dir)
+    model = build_model(spec, data, seed, device)
+    model.load_state_dict(state)
+    features = static_features(model, data, feature_names) if feature_names else None
+    keys = penultimate_features(model, data.x_train) if want_keys else None
+    return ReferenceOutputs(state, cached, features, keys, device.type)
