@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from service.api.routes import router
 from service.config import Settings
+from service.runner import join_cluster
 from service.store import JobNotFoundError, Store
 from service.supervisor import JobSupervisor
 
@@ -40,7 +41,7 @@ def start_ray(settings: Settings) -> tuple[str, str | None]:
     started them.
     """
     if settings.ray_address:
-        context = ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
+        context = join_cluster(settings.ray_address)
     else:
         # address="local" always starts a new instance, even if another Ray runs on this machine.
         context = ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=settings.dashboard,

@@ -54,12 +54,15 @@ def _serve_options() -> set[str]:
     return {option for param in serve.params for option in getattr(param, "opts", [])}
 
 
-def test_api_runs_serve_with_options_the_cli_has(compose: dict) -> None:
-    command = compose["services"]["api"]["command"]
-    assert command[:2] == ["samplersearch", "serve"]
-    options = {item.split("=", 1)[0] for item in command[2:]}
+def test_api_joins_the_cluster_as_an_empty_node_then_runs_serve_with_options_the_cli_has(compose: dict) -> None:
+    shell, flag, script = compose["services"]["api"]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    join, serve = (shlex.split(part) for part in script.split("&&"))
+    assert join == ["ray", "start", "--address=ray-head:6379", "--num-cpus=0", "--num-gpus=0"]
+    assert serve[:3] == ["exec", "samplersearch", "serve"]
+    options = {item.split("=", 1)[0] for item in serve[3:]}
     assert options <= _serve_options()
-    values = dict(item.split("=", 1) for item in command[2:])
+    values = dict(item.split("=", 1) for item in serve[3:])
     assert values["--ray-address"] == "ray-head:6379"
     assert values["--db"].startswith("postgresql+psycopg://") and "@postgres:5432/" in values["--db"]
 
