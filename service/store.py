@@ -34,7 +34,9 @@ class JobNotFoundError(LookupError):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a 30 s busy timeout and cross-thread use."""
+    """An engine for ``url``; SQLite gets WAL, a 30 s busy timeout and cross-thread use.
+    PostgreSQL connections ask for UTF-8, so a ``SQL_ASCII`` database (where psycopg would
+    otherwise return text as bytes) works too."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -49,7 +51,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {"client_encoding": "utf8"} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def migrate(engine: Engine) -> None:

@@ -50,6 +50,28 @@ def _drop_schema(schema: str) -> None:
 
 
 @pytest.fixture
+def sql_ascii_postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database with the legacy ``SQL_ASCII`` encoding, dropped afterwards."""
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed")
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"samplersearch_ascii_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
+                               "LC_COLLATE 'C' LC_CTYPE 'C'")
+    except psycopg.OperationalError:
+        pytest.skip(f"no PostgreSQL server reachable at {POSTGRES_URL}")
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway schema on the local PostgreSQL server, dropped afterwards."""
     created = _postgres_schema_url()

@@ -102,3 +102,15 @@ def test_concurrent_trial_writes_lose_no_rows(store: Store) -> None:
     assert errors == []
     trials = store.trials(job.id)
     assert len(trials) == 60 and all(t.status == "succeeded" and len(t.metrics) == 1 for t in trials)
+
+
+def test_a_sql_ascii_postgres_database_works(sql_ascii_postgres_url: str) -> None:
+    """psycopg returns text as bytes under SQL_ASCII unless the connection asks for UTF-8."""
+    store = Store(sql_ascii_postgres_url)
+    try:
+        job = store.create_job({"task": {"name": "mnist1d"}})
+        store.start_trial(job.id, 0, {"loss_k0": 0.5})
+        store.finish_trial(job.id, 0, status="failed", error="ValueError: bad input")
+        assert store.trial(job.id, 0).error == "ValueError: bad input"
+    finally:
+        store.dispose()
