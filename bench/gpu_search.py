@@ -7,6 +7,10 @@ and GPU, and GPU utilisation sampled with nvidia-smi during the search. Needs a 
 Fashion-MNIST idx files (Debian's dataset-fashion-mnist, or $SAMPLERSEARCH_DATA_DIR/fashion-mnist).
 
     python bench/gpu_search.py --trials 16 --gpus-per-trial 0.25 --parallel 4
+
+`--device cpu` runs the same measurement without a GPU (trials ask for no GPU, no nvidia-smi);
+it exists to check the script on a machine without one, e.g.
+`python bench/gpu_search.py --device cpu --task mnist1d --trials 4 --parallel 2 --out /tmp/x.md`.
 """
 
 from __future__ import annotations
@@ -33,8 +37,13 @@ def sample_gpu_utilisation(stop: threading.Event, samples: list[float]) -> None:
             pass
 
 
-def plain_loop_throughput(task: str, epochs: int) -> float:
-    """Samples/s of a plain DataLoader loop (uniform, same model, recipe and GPU)."""
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def plain_loop_throughput(task: str, epochs: int, device: torch.device) -> float:
+    """Samples/s of a plain DataLoader loop (uniform, same model, recipe and device)."""
     from training_loop import plain_loop  # the sibling benchmark (bench/ is on sys.path)
 
     from workers.reference import build_model
@@ -43,13 +52,12 @@ def plain_loop_throughput(task: str, epochs: int) -> float:
     spec = TaskSpec(task, label_noise=0.4)
     data = load_task_data(spec, 0)
     recipe = get_task(task).recipe
-    device = torch.device("cuda")
     model = build_model(spec, data, 0, device)
     plain_loop(model, data.x_train, data.y_train, 1, recipe.fine_tune_lr, recipe, device, None)  # warm-up
-    torch.cuda.synchronize()
+    synchronize(device)
     started = time.perf_counter()
     plain_loop(model, data.x_train, data.y_train, epochs, recipe.fine_tune_lr, recipe, device, None)
-    torch.cuda.synchronize()
+    synchronize(device)
     return len(data.y_train) * epochs / (time.perf_counter() - started)
 
 
@@ -60,10 +68,13 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--gpus-per-trial", type=float, default=0.25)
     parser.add_argument("--cpus", type=int, default=os.cpu_count())
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu_search.md")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU: this benchmark measures the GPU path")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU: this benchmark measures the GPU path (--device cpu checks the script)")
+    gpus_per_trial = args.gpus_per_trial if device.type == "cuda" else 0.0
 
     from service.config import Settings
     from service.runner import run_job
@@ -76,12 +87,12 @@ def main() -> None:
     store = Store(settings.database_url)
     spec = JobSpec.model_validate({"task": {"name": args.task, "label_noise": 0.4},
                                    "search": {"trials": args.trials, "parallel": args.parallel},
-                                   "resources": {"cpu": 1, "gpu": args.gpus_per_trial}})
+                                   "resources": {"cpu": 1, "gpu": gpus_per_trial}})
     job = store.create_job(spec.model_dump())
     utilisation: list[float] = []
     stop = threading.Event()
-    sampler = threading.Thread(target=sample_gpu_utilisation, args=(stop, utilisation), daemon=True)
-    sampler.start()
+    if device.type == "cuda":
+        threading.Thread(target=sample_gpu_utilisation, args=(stop, utilisation), daemon=True).start()
     started = time.perf_counter()
     job = run_job(store, job.id, settings)
     elapsed = time.perf_counter() - started
@@ -93,19 +104,21 @@ def main() -> None:
     last = max(t.finished_at for t in trials)
     search_seconds = (last - first).total_seconds()
     throughput = [statistics.median(m["samples_per_second"] for m in t.metrics) for t in trials]
-    plain = plain_loop_throughput(args.task, 3)
+    plain = plain_loop_throughput(args.task, 3, device)
+    device_name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"the CPU ({args.cpus} cores for Ray)"
     lines = [
-        f"# GPU search: {args.task}, {args.trials} trials, {args.gpus_per_trial} GPU per trial, {args.parallel} at once",
+        f"# {args.device.upper()} search: {args.task}, {args.trials} trials, {gpus_per_trial} GPU per trial, "
+        f"{args.parallel} at once",
         "",
-        f"Command: `python bench/gpu_search.py --trials {args.trials} --gpus-per-trial {args.gpus_per_trial} "
-        f"--parallel {args.parallel}` on {torch.cuda.get_device_name(0)}",
+        f"Command: `python bench/gpu_search.py --device {args.device} --task {args.task} --trials {args.trials} "
+        f"--gpus-per-trial {args.gpus_per_trial} --parallel {args.parallel}` on {device_name}",
         "",
         "| measure | value |",
         "|---|---|",
         f"| trials per hour (first start to last finish) | {3600 * len(trials) / search_seconds:.0f} |",
         f"| job wall-clock incl. shared weights and Ray start | {elapsed:.0f} s |",
         f"| fine-tune throughput per trial (median of trials) | {statistics.median(throughput):,.0f} samples/s |",
-        f"| plain PyTorch DataLoader loop, one process alone on the GPU | {plain:,.0f} samples/s |",
+        f"| plain PyTorch DataLoader loop, one process alone on the device | {plain:,.0f} samples/s |",
         f"| ratio per trial / plain | {statistics.median(throughput) / plain:.2f}x |",
         f"| aggregate over {args.parallel} concurrent trials / plain | "
         f"{statistics.median(throughput) * min(args.parallel, len(trials)) / plain:.2f}x |",
