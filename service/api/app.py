@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api.routes import router
+from service.api.routes import api_routes
 from service.config import Settings
 from service.runner import join_cluster
 from service.store import JobNotFoundError, Store
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.include_router(router)
+    app.include_router(api_routes(token_required=settings.api_token is not None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

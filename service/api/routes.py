@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import ray
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
@@ -40,8 +40,30 @@ def require_token(request: Request,
                             headers={"WWW-Authenticate": "Bearer"})
 
 
+# Ids and offsets fit the database's 32-bit integer columns; larger ones are a 422, not an overflow.
+MAX_ID = 2**31 - 1
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
+TrialIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="the trial's index within its job")]
+JobStatus = Literal[JOB_STATUSES]  # type: ignore[valid-type]  # the tuple's values, one Literal
+
+_JOB_NOT_FOUND = {404: {"description": "no job with that id"}}
+
 router = APIRouter()
-guarded = APIRouter(dependencies=[Depends(require_token)])
+# The routes that need the bearer token when one is configured (see ``api_routes``).
+jobs = APIRouter(responses={400: {"description": "the request body is not valid JSON"}})
+
+
+def api_routes(token_required: bool) -> APIRouter:
+    """Every route; all but ``/health`` demand the bearer token when ``token_required``, and only
+    then does the OpenAPI document declare the security scheme and the 401 answer."""
+    combined = APIRouter()
+    combined.include_router(router)
+    if token_required:
+        combined.include_router(jobs, dependencies=[Depends(require_token)],
+                                responses={401: {"description": "missing or wrong bearer token"}})
+    else:
+        combined.include_router(jobs)
+    return combined
 
 EXAMPLE_STRATEGY_JOB = {
     "kind": "strategy",
@@ -88,7 +110,7 @@ def _job_out(ctl: Any, job_id: int) -> JobOut:
     return JobOut.of(job, ctl.store.trials(job_id), ctl.dashboard_url)
 
 
-@guarded.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
+@jobs.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
 def submit_job(ctl: Controller,
                spec: Annotated[AnyJobSpec, Body(examples=[EXAMPLE_JOB, EXAMPLE_STRATEGY_JOB])]) -> JobOut:
     """Queue a job: ``kind`` ``search`` (the default; a Swift Sampler search) or ``strategy`` (a
@@ -102,40 +124,39 @@ def submit_job(ctl: Controller,
     return _job_out(ctl, job.id)
 
 
-@guarded.get("/jobs", response_model=JobPage, tags=["jobs"])
-def list_jobs(ctl: Controller, status_filter: Annotated[str | None, Query(alias="status")] = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> JobPage:
+@jobs.get("/jobs", response_model=JobPage, tags=["jobs"])
+def list_jobs(ctl: Controller, status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JobPage:
     """Jobs, newest first, optionally filtered by status."""
-    if status_filter is not None and status_filter not in JOB_STATUSES:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail=[{"loc": ["query", "status"], "msg": f"one of {', '.join(JOB_STATUSES)}",
-                                     "type": "value_error"}])
-    jobs = ctl.store.list_jobs(status=status_filter, limit=limit, offset=offset)
-    return JobPage(items=[JobOut.of(j, ctl.store.trials(j.id), ctl.dashboard_url) for j in jobs],
+    page = ctl.store.list_jobs(status=status_filter, limit=limit, offset=offset)
+    return JobPage(items=[JobOut.of(j, ctl.store.trials(j.id), ctl.dashboard_url) for j in page],
                    total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
 
 
-@guarded.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
-def get_job(ctl: Controller, job_id: int) -> JobOut:
+@jobs.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], responses=_JOB_NOT_FOUND)
+def get_job(ctl: Controller, job_id: JobId) -> JobOut:
     return _job_out(ctl, job_id)
 
 
-@guarded.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"])
-def cancel_job(ctl: Controller, job_id: int) -> JobOut:
+@jobs.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"],
+           responses={**_JOB_NOT_FOUND, 409: {"description": "the job has already ended"}})
+def cancel_job(ctl: Controller, job_id: JobId) -> JobOut:
     """Stop a queued or running job within seconds; finished trials are kept."""
     if not ctl.supervisor.cancel(job_id):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already ended")
     return _job_out(ctl, job_id)
 
 
-@guarded.get("/jobs/{job_id}/trials", response_model=list[TrialOut], tags=["trials"])
-def list_trials(ctl: Controller, job_id: int) -> list[TrialOut]:
+@jobs.get("/jobs/{job_id}/trials", response_model=list[TrialOut], tags=["trials"], responses=_JOB_NOT_FOUND)
+def list_trials(ctl: Controller, job_id: JobId) -> list[TrialOut]:
     ctl.store.get_job(job_id)
     return [TrialOut.of(t) for t in ctl.store.trials(job_id)]
 
 
-@guarded.get("/jobs/{job_id}/trials/{index}", response_model=TrialOut, tags=["trials"])
-def get_trial(ctl: Controller, job_id: int, index: int) -> TrialOut:
+@jobs.get("/jobs/{job_id}/trials/{index}", response_model=TrialOut, tags=["trials"],
+          responses={404: {"description": "no such job, or no such trial in it"}})
+def get_trial(ctl: Controller, job_id: JobId, index: TrialIndex) -> TrialOut:
     ctl.store.get_job(job_id)
     trial = ctl.store.trial(job_id, index)
     if trial is None:
@@ -143,8 +164,10 @@ def get_trial(ctl: Controller, job_id: int, index: int) -> TrialOut:
     return TrialOut.of(trial)
 
 
-@guarded.get("/jobs/{job_id}/sampler", tags=["jobs"])
-def get_sampler(ctl: Controller, job_id: int, trial: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+@jobs.get("/jobs/{job_id}/sampler", tags=["jobs"],
+          responses={**_JOB_NOT_FOUND, 409: {"description": "no finished trial yet, or not a search job"}})
+def get_sampler(ctl: Controller, job_id: JobId,
+                trial: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None) -> dict[str, Any]:
     """The best trial's sampler JSON (or ``?trial=N``'s); 409 while there is no finished trial."""
     ctl.store.get_job(job_id)
     try:
@@ -153,13 +176,13 @@ def get_sampler(ctl: Controller, job_id: int, trial: Annotated[int | None, Query
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
-@guarded.get("/tasks", response_model=list[TaskOut], tags=["tasks"])
+@jobs.get("/tasks", response_model=list[TaskOut], tags=["tasks"])
 def get_tasks() -> list[TaskOut]:
     return [TaskOut(name=t.name, description=t.description, size=t.size_hint, defaults=t.recipe.to_dict())
             for t in list_tasks()]
 
 
-@guarded.get("/strategies", response_model=list[StrategyOut], tags=["tasks"])
+@jobs.get("/strategies", response_model=list[StrategyOut], tags=["tasks"])
 def get_strategies() -> list[StrategyOut]:
     """Fixed strategies a ``strategy`` job can run, with their parameters and defaults."""
     listed = [s for s in describe_strategies() if s["name"] != "static-weights"]
@@ -185,5 +208,3 @@ def health(ctl: Controller) -> Health:
                   ray_address=ctl.ray_address, ray_dashboard=ctl.dashboard_url,
                   running_jobs=ctl.supervisor.running_jobs())
 
-
-router.include_router(guarded)

@@ -123,7 +123,31 @@ def test_unknown_ids_are_404(server: Server) -> None:
 
 
 def test_bad_status_filter_is_422(server: Server) -> None:
-    assert server.client().get("/jobs", params={"status": "sleeping"}).status_code == 422
+    for value in ("sleeping", ""):
+        response = server.client().get("/jobs", params={"status": value})
+        assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "status"]
+
+
+@pytest.mark.parametrize(("method", "path", "location"), [
+    ("GET", f"/jobs/{2**70}", ["path", "job_id"]),
+    ("GET", f"/jobs/{2**40}/trials", ["path", "job_id"]),
+    ("POST", f"/jobs/{2**64}/cancel", ["path", "job_id"]),
+    ("GET", f"/jobs/1/trials/{2**40}", ["path", "index"]),
+    ("GET", f"/jobs?offset={2**70}", ["query", "offset"]),
+    ("GET", f"/jobs/1/sampler?trial={2**63}", ["query", "trial"]),
+    ("GET", "/jobs/0", ["path", "job_id"]),
+])
+def test_ids_beyond_the_database_integers_are_422_not_500(server: Server, method: str, path: str,
+                                                            location: list[str]) -> None:
+    response = server.client().request(method, path)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == location
+
+
+def test_openapi_declares_no_token_when_none_is_configured(server: Server) -> None:
+    document = server.client().get("/openapi.json").json()
+    assert "securitySchemes" not in document.get("components", {})
+    assert "401" not in document["paths"]["/jobs"]["get"]["responses"]
+    assert "404" in document["paths"]["/jobs/{job_id}"]["get"]["responses"]
 
 
 def test_cancel_stops_a_running_job_within_seconds_and_keeps_finished_trials(server: Server) -> None:
@@ -198,6 +222,10 @@ def test_bearer_token_guards_everything_but_health(tmp_path) -> None:
         assert server.client("wrong").get("/tasks").status_code == 401
         assert server.client("s3cret").get("/tasks").status_code == 200
         assert server.client("s3cret").post("/jobs", json={"task": {"name": "cifar"}}).status_code == 422
+        document = server.client().get("/openapi.json").json()
+        assert "HTTPBearer" in document["components"]["securitySchemes"]
+        assert "401" in document["paths"]["/jobs"]["get"]["responses"]
+        assert "security" not in document["paths"]["/health"]["get"]
     finally:
         server.stop()
 
