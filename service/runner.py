@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,25 @@ def pin_controller_threads(settings: Settings) -> None:
     torch.set_num_threads(settings.controller_threads)
 
 
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Raise ``ConnectionError`` at once when nothing accepts TCP connections at ``host:port``
+    (Ray's own connect waits minutes on a dead address). Other address forms are left to Ray."""
+    host, separator, port = address.rpartition(":")
+    if not separator or not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConnectionError(f"no Ray cluster answers at {address}: {error}") from None
+
+
 def join_cluster(address: str) -> Any:
     """``ray.init`` of a driver on the cluster at ``address`` (returns Ray's context).
 
-    Ray drivers connect through a Ray node on their own machine, so this machine must have joined
-    the cluster first (``ray start --address=...``); the error says so instead of Ray's bare
-    "Failed to connect"."""
+    A dead address fails within seconds (``check_reachable``). Ray drivers connect through a Ray
+    node on their own machine, so this machine must have joined the cluster first (``ray start
+    --address=...``); the error says so instead of Ray's bare "Failed to connect"."""
+    check_reachable(address)
     try:
         return ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as error:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from serving import finished, free_port, start_server, wait_for
 
@@ -104,3 +107,15 @@ def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> N
         for node in (worker, head):
             if node is not None:
                 stop_node(node)
+
+
+def test_a_dead_ray_address_fails_at_once_with_the_address() -> None:
+    from service.runner import join_cluster
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"  # bound, not listening: connections are refused
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match=f"no Ray cluster answers at {dead}"):
+            join_cluster(dead)
+    assert time.monotonic() - started < 5
