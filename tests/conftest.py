@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 POSTGRES_URL = os.environ.get("SAMPLERSEARCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_LIBPQ_URL = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")  # the same server, as psycopg takes it
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +32,9 @@ def _postgres_schema_url() -> tuple[str, str] | None:
         import psycopg
     except ImportError:
         return None
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
     schema = f"samplersearch_test_{uuid.uuid4().hex[:12]}"
     try:
-        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as connection:
+        with psycopg.connect(_LIBPQ_URL, connect_timeout=3, autocommit=True) as connection:
             connection.execute(f'CREATE SCHEMA "{schema}"')
     except psycopg.OperationalError:
         return None
@@ -44,8 +44,7 @@ def _postgres_schema_url() -> tuple[str, str] | None:
 def _drop_schema(schema: str) -> None:
     import psycopg
 
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
+    with psycopg.connect(_LIBPQ_URL, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
@@ -56,10 +55,9 @@ def sql_ascii_postgres_url() -> Iterator[str]:
         import psycopg
     except ImportError:
         pytest.skip("psycopg is not installed")
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
     name = f"samplersearch_ascii_{uuid.uuid4().hex[:12]}"
     try:
-        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as connection:
+        with psycopg.connect(_LIBPQ_URL, connect_timeout=3, autocommit=True) as connection:
             connection.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
                                "LC_COLLATE 'C' LC_CTYPE 'C'")
     except psycopg.OperationalError:
@@ -67,7 +65,7 @@ def sql_ascii_postgres_url() -> Iterator[str]:
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
+        with psycopg.connect(_LIBPQ_URL, autocommit=True) as connection:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

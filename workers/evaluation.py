@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from sampler_space.swift import SwiftSampler
-from workers.reference import build_model, shared_weights, static_features
+from workers.reference import build_model, reference_outputs
 from workers.tasks import TaskSpec, get_task, load_task_data
 from workers.training import accuracy, pick_device, train
 
@@ -42,9 +42,7 @@ def evaluate_sampler(spec: TaskSpec, seed: int, sampler: SwiftSampler | None, *,
     started = time.perf_counter()
     weights = None
     if sampler is not None:
-        reference = build_model(spec, data, seed, device)
-        reference.load_state_dict(shared_weights(spec, data, seed, device)[0])
-        features = static_features(reference, data, sampler.features)
+        features = reference_outputs(spec, data, seed, sampler.features, want_gpu=use_gpu).features
         weights = sampler.weights(features.raw.to(device))
     model = build_model(spec, data, seed, device)
     history = train(model, data.x_train.to(device), data.y_train.to(device), data.x_val.to(device),
