@@ -10,14 +10,17 @@ from sampler_space.sampler_json import (
     sampler_to_document,
     save_sampler,
 )
+from sampler_space.space import InvalidCandidateError, SamplerSpace
 from sampler_space.swift import SwiftSampler, parameter_names
 from sampler_space.transforms import FittedTransform, fit_transform
 
 __all__ = [
     "FEATURE_NAMES",
     "FittedTransform",
+    "InvalidCandidateError",
     "IndexDrawer",
     "SamplerFormatError",
+    "SamplerSpace",
     "SwiftSampler",
     "WeightedIndexSampler",
     "draw_indices",

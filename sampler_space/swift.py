@@ -18,16 +18,15 @@ from torch import Tensor
 
 from sampler_space.features import check_feature_names
 from sampler_space.interpolation import piecewise_linear
+from sampler_space.space import DEFAULT_FEATURES, DEFAULT_SEGMENTS, SamplerSpace
 from sampler_space.transforms import FittedTransform
 
-DEFAULT_FEATURES: tuple[str, ...] = ("loss", "entropy")
-DEFAULT_SEGMENTS = 4
 DEFAULT_EPSILON = 1e-3
 
 
 def parameter_names(features: Sequence[str] = DEFAULT_FEATURES, segments: int = DEFAULT_SEGMENTS) -> list[str]:
-    """Names of the unit-cube coordinates, e.g. ``loss_k0 .. loss_k4, entropy_k0 ..``."""
-    return [f"{feature}_k{k}" for feature in features for k in range(segments + 1)]
+    """Names of the unit-cube coordinates (:attr:`SamplerSpace.names`)."""
+    return SamplerSpace(tuple(features), segments).names
 
 
 def knot_function(u: Tensor, knots: Tensor) -> Tensor:
@@ -46,6 +45,14 @@ def weights_from_transformed(transformed: Tensor, knots: Tensor, epsilon: float)
     for n in range(knots.shape[0]):
         weight = weight * knot_function(transformed[:, n].float(), knots[n])
     return weight + epsilon
+
+
+def transform_features(transforms: Sequence[FittedTransform], raw_features: Tensor) -> Tensor:
+    """Raw features ``(N, F)`` -> transformed ``(N, F)`` float32 in [0, 1], same device; one
+    fitted transform per column."""
+    if raw_features.ndim != 2 or raw_features.shape[1] != len(transforms):
+        raise ValueError(f"expected raw features of shape (N, {len(transforms)})")
+    return torch.stack([t(raw_features[:, n]) for n, t in enumerate(transforms)], dim=1)
 
 
 def probabilities_from_weights(weights: Tensor) -> Tensor:
@@ -91,18 +98,30 @@ class SwiftSampler:
     def segments(self) -> int:
         return self.knots.shape[1] - 1
 
+    @property
+    def space(self) -> SamplerSpace:
+        return SamplerSpace(self.features, self.segments)
+
     @classmethod
     def from_unit_cube(
         cls, point: Sequence[float] | Tensor, transforms: Sequence[FittedTransform],
         features: Sequence[str] = DEFAULT_FEATURES, epsilon: float = DEFAULT_EPSILON,
         source: dict[str, Any] | None = None,
     ) -> "SwiftSampler":
-        """Decode a point of [0, 1]^(F*(S+1)) (feature-major) into a sampler."""
+        """Decode a flat point of [0, 1]^(F*(S+1)) (feature-major) into a sampler."""
         point = torch.as_tensor(point, dtype=torch.float64).flatten()
         if point.numel() % len(features):
             raise ValueError(f"{point.numel()} coordinates do not split over {len(features)} features")
-        knots = point.view(len(features), -1)
-        return cls(tuple(features), tuple(transforms), knots, epsilon, dict(source or {}))
+        space = SamplerSpace(tuple(features), point.numel() // len(features) - 1)
+        return cls(tuple(features), tuple(transforms), space.decode_vector(point), epsilon, dict(source or {}))
+
+    @classmethod
+    def from_point(
+        cls, point: dict[str, Any], space: SamplerSpace, transforms: Sequence[FittedTransform],
+        epsilon: float = DEFAULT_EPSILON, source: dict[str, Any] | None = None,
+    ) -> "SwiftSampler":
+        """Decode a point keyed by ``space.names`` (a trial config) into a sampler."""
+        return cls(space.features, tuple(transforms), space.decode(point), epsilon, dict(source or {}))
 
     def to_unit_cube(self) -> Tensor:
         """The inverse of :meth:`from_unit_cube`: ``(F*(S+1),)`` float64."""
@@ -110,9 +129,7 @@ class SwiftSampler:
 
     def transform(self, raw_features: Tensor) -> Tensor:
         """Raw features ``(N, F)`` -> transformed ``(N, F)`` float32 in [0, 1], same device."""
-        if raw_features.ndim != 2 or raw_features.shape[1] != len(self.features):
-            raise ValueError(f"expected raw features of shape (N, {len(self.features)})")
-        return torch.stack([t(raw_features[:, n]) for n, t in enumerate(self.transforms)], dim=1)
+        return transform_features(self.transforms, raw_features)
 
     def weights(self, raw_features: Tensor) -> Tensor:
         """Unnormalised weights ``(N,)`` float32 on the features' device."""

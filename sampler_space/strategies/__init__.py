@@ -1,4 +1,5 @@
-"""Online sampling strategies that run inside the one training loop (DESIGN.md section 5)."""
+"""Online sampling strategies that run inside the one training loop: the selection baselines,
+AdaSelection, NWS and loss-gradient importance sampling."""
 
 from sampler_space.strategies.base import BatchView, Kept, Strategy, StrategyContext
 from sampler_space.strategies.registry import (

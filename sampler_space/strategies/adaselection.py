@@ -1,4 +1,4 @@
-"""AdaSelection: an adaptive mixture of the selection baselines (DESIGN.md section 5).
+"""AdaSelection: an adaptive mixture of the selection baselines.
 
 Per method m, importances ``alpha^m = softmax(score^m)`` over the batch; the loss that method
 focuses on ``l_t^m = sum_i alpha_i^m l_i``; method weights

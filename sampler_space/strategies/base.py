@@ -18,7 +18,7 @@ All tensors live on the training device; nothing here synchronises with the host
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -135,10 +135,3 @@ class Strategy:
         """Diagnostics for reports (small, JSON-ready)."""
         return {}
 
-
-@dataclass
-class StrategyConfig:
-    """A strategy chosen by name with its options (validated by the registry)."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
