@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sampler_space.swift import SwiftSampler
 from workers.reference import build_model, reference_outputs
-from workers.tasks import TaskSpec, get_task, load_task_data
+from workers.tasks import TaskPaths, TaskSpec, get_task, load_task_data
 from workers.training import accuracy, pick_device, train
 
 
@@ -26,23 +26,24 @@ class Evaluation:
     device: str
 
 
-def evaluate_sampler(spec: TaskSpec, seed: int, sampler: SwiftSampler | None, *, epochs: int | None = None,
-                     sampler_name: str = "uniform", use_gpu: bool = True) -> Evaluation:
+def evaluate_sampler(spec: TaskSpec, seed: int, sampler: SwiftSampler | None, paths: TaskPaths, *,
+                     epochs: int | None = None, sampler_name: str = "uniform", use_gpu: bool = True) -> Evaluation:
     """Train the task's model from a seeded initialisation for ``epochs`` (default: the task's
     ``scratch_epochs``) under ``sampler`` (``None``: uniform) and measure accuracy.
 
     The sampler's features come from the shared-weights reference model of ``(spec, seed)``
-    (trained and cached if needed), the same model a search job with that seed used.
+    (trained and cached under ``paths.cache_dir`` if needed), the same model a search job with
+    that seed used.
     """
     task = get_task(spec.name)
     recipe = task.recipe
     epochs = recipe.scratch_epochs if epochs is None else epochs
     device = pick_device(use_gpu)
-    data = load_task_data(spec, seed)
+    data = load_task_data(spec, seed, paths)
     started = time.perf_counter()
     weights = None
     if sampler is not None:
-        features = reference_outputs(spec, data, seed, sampler.features, want_gpu=use_gpu).features
+        features = reference_outputs(spec, data, seed, paths.cache_dir, sampler.features, want_gpu=use_gpu).features
         weights = sampler.weights(features.raw.to(device))
     model = build_model(spec, data, seed, device)
     history = train(model, data.x_train.to(device), data.y_train.to(device), data.x_val.to(device),

@@ -27,11 +27,6 @@ from workers.training import pick_device, train
 _CACHE_FORMAT = 1
 
 
-def default_cache_dir() -> Path:
-    """``$SAMPLERSEARCH_CACHE_DIR`` or ``./.samplersearch/cache``."""
-    return Path(os.environ.get("SAMPLERSEARCH_CACHE_DIR", ".samplersearch/cache"))
-
-
 def shared_weights_key(spec: TaskSpec, seed: int) -> str:
     """Hex digest identifying the shared weights of ``(spec, seed)`` under the task's recipe."""
     task = get_task(spec.name)
@@ -55,10 +50,11 @@ def train_shared_weights(spec: TaskSpec, data: TaskData, seed: int, device: torc
 
 
 def shared_weights(
-    spec: TaskSpec, data: TaskData, seed: int, device: torch.device, cache_dir: Path | None = None
+    spec: TaskSpec, data: TaskData, seed: int, device: torch.device, cache_dir: Path
 ) -> tuple[dict[str, Tensor], bool]:
-    """Cached shared weights of ``(spec, seed)``: ``(cpu_state_dict, was_cached)``."""
-    directory = (default_cache_dir() if cache_dir is None else cache_dir) / "shared-weights"
+    """Shared weights of ``(spec, seed)``, cached under ``cache_dir/shared-weights``:
+    ``(cpu_state_dict, was_cached)``."""
+    directory = cache_dir / "shared-weights"
     path = directory / f"{spec.name}-{shared_weights_key(spec, seed)}.pt"
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True), True
@@ -125,8 +121,8 @@ class ReferenceOutputs:
 
 
 def reference_outputs(
-    spec: TaskSpec, data: TaskData, seed: int, feature_names: Sequence[str] = (), want_keys: bool = False,
-    want_gpu: bool = False, cache_dir: Path | None = None,
+    spec: TaskSpec, data: TaskData, seed: int, cache_dir: Path, feature_names: Sequence[str] = (),
+    want_keys: bool = False, want_gpu: bool = False,
 ) -> ReferenceOutputs:
     """Shared weights of ``(spec, seed)`` (cached under ``cache_dir``) and, from the model they
     give, the static features ``feature_names`` and (``want_keys``) the penultimate features.

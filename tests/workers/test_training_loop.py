@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sampler_space.space import InvalidCandidateError, SamplerSpace
 from workers.reference import build_model, shared_weights
 from workers.tasks import Recipe, TaskSpec, get_task, load_task_data
-from workers.trainable import FineTunePayload, InvalidCandidateError, knots_from_config, run_fine_tune
+from workers.trainable import FineTunePayload, run_fine_tune
 from workers.training import NonFiniteLossError, accuracy, train
+from workers.trial import TrialPayload
 
 SPEC = TaskSpec("digits")
 
@@ -71,9 +73,8 @@ def test_shared_weights_are_cached_by_spec_and_seed(digits, tmp_path) -> None:
 
 
 def payload(data, state) -> FineTunePayload:
-    return FineTunePayload("digits", data.input_shape, data.num_classes, get_task("digits").recipe, state,
-                           torch.rand(len(data.y_train), 2), data.x_train, data.y_train, data.x_val, data.y_val,
-                           ("loss", "entropy"), 4, 1e-3, 2, "best", 0)
+    return FineTunePayload(TrialPayload.of("digits", get_task("digits").recipe, data), state,
+                           torch.rand(len(data.y_train), 2), SamplerSpace(("loss", "entropy"), 4), 1e-3, 2, "best", 0)
 
 
 def test_fine_tune_reports_every_epoch_with_the_documented_keys(digits, tmp_path) -> None:
@@ -95,4 +96,4 @@ def test_invalid_candidates_are_refused_naming_the_knot(bad: dict) -> None:
     if None in bad.values():
         del config["loss_k0"]
     with pytest.raises(InvalidCandidateError, match="loss_k0"):
-        knots_from_config(config, ("loss", "entropy"), 4)
+        SamplerSpace(("loss", "entropy"), 4).decode(config)

@@ -1,6 +1,6 @@
 """Tasks: a dataset and a default model, chosen by registered name."""
 
-from workers.tasks.definition import Recipe, TaskDefinition, TaskSpec
+from workers.tasks.definition import Recipe, TaskDefinition, TaskPaths, TaskSpec
 from workers.tasks.loading import TaskData, load_task_data
 from workers.tasks.registry import UnknownTaskError, get_task, list_tasks
 
@@ -8,6 +8,7 @@ __all__ = [
     "Recipe",
     "TaskData",
     "TaskDefinition",
+    "TaskPaths",
     "TaskSpec",
     "UnknownTaskError",
     "get_task",

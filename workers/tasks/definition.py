@@ -61,6 +61,25 @@ class RawData:
 
 
 @dataclass(frozen=True)
+class TaskPaths:
+    """Where a task's files are, passed down from the service's settings (workers read no
+    environment). Relative paths resolve against the current directory of the process that uses them.
+
+    Attributes:
+        data_dir: root of user data files (the ``arrays`` task refuses paths outside it) and of
+            dataset copies such as ``fashion-mnist/``.
+        cache_dir: generated datasets (``datasets/``) and shared weights (``shared-weights/``).
+    """
+
+    data_dir: Path = Path("data")
+    cache_dir: Path = Path(".samplersearch/cache")
+
+    def resolved(self) -> "TaskPaths":
+        """The same paths made absolute (for processes with another working directory)."""
+        return TaskPaths(self.data_dir.resolve(), self.cache_dir.resolve())
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A user's choice of task and how to perturb its training split.
 
@@ -101,7 +120,7 @@ class TaskDefinition:
     Attributes:
         name: the registry key users type.
         description: one line for ``samplersearch tasks``.
-        load: ``load(spec, data_dir) -> RawData``; raises :class:`TaskDataError` with a remedy.
+        load: ``load(spec, paths: TaskPaths) -> RawData``; raises :class:`TaskDataError` with a remedy.
         build_model: ``build_model(input_shape, num_classes) -> nn.Module`` returning logits.
         recipe: default training recipe.
         validation_fraction: share of the (perturbed) training split held out for validation
@@ -113,7 +132,7 @@ class TaskDefinition:
 
     name: str
     description: str
-    load: Callable[[TaskSpec, Path], RawData]
+    load: Callable[[TaskSpec, TaskPaths], RawData]
     build_model: ModelFactory
     recipe: Recipe = field(default_factory=Recipe)
     validation_fraction: float = 0.2

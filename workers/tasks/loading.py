@@ -3,25 +3,18 @@ standardise with training statistics."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from workers.tasks.definition import TaskDataError, TaskSpec
+from workers.tasks.definition import TaskDataError, TaskPaths, TaskSpec
 from workers.tasks.perturbation import flip_labels, long_tail_subset
 from workers.tasks.registry import get_task
 
 # Independent random streams per purpose, so that changing one perturbation leaves the others.
 _IMBALANCE_STREAM, _NOISE_STREAM, _VALIDATION_STREAM = 1, 2, 3
-
-
-def default_data_dir() -> Path:
-    """``$SAMPLERSEARCH_DATA_DIR`` or ``./data``."""
-    return Path(os.environ.get("SAMPLERSEARCH_DATA_DIR", "data"))
 
 
 @dataclass(frozen=True)
@@ -51,14 +44,15 @@ def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream])
 
 
-def load_task_data(spec: TaskSpec, seed: int, data_dir: Path | None = None) -> TaskData:
-    """Load ``spec.name``'s data and apply ``spec``'s perturbations, deterministically in ``seed``.
+def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) -> TaskData:
+    """Load ``spec.name``'s data (files under ``paths``) and apply ``spec``'s perturbations,
+    deterministically in ``seed``.
 
     Order: long-tail subset of the training split, label noise on it, then (unless the dataset
     ships one) a validation split carved from the noisy training data. Test data is untouched.
     """
     task = get_task(spec.name)
-    raw = task.load(spec, default_data_dir() if data_dir is None else data_dir)
+    raw = task.load(spec, paths)
     num_classes = int(max(raw.y_train.max(), raw.y_test.max(), -1 if raw.y_val is None else raw.y_val.max())) + 1
     if num_classes < 2:
         raise TaskDataError(f"task {spec.name!r} has fewer than two classes")
