@@ -5,10 +5,11 @@ Schema changes go through Alembic (``service/migrations``); never ``create_all``
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -20,8 +21,44 @@ class Base(DeclarativeBase):
     pass
 
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-TRIAL_STATUSES = ("running", "succeeded", "failed", "cancelled")
+class JobStatus(enum.StrEnum):
+    """Where a job is. ``queued`` and ``running`` are active; the others are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in ACTIVE_JOB_STATUSES
+
+
+ACTIVE_JOB_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class TrialStatus(enum.StrEnum):
+    """Where a trial is. ``succeeded`` and ``failed`` trials are finished: they count toward a
+    job's budget and are never run again; ``running`` and ``cancelled`` ones are not."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_TRIAL_STATUSES
+
+
+FINISHED_TRIAL_STATUSES = frozenset({TrialStatus.SUCCEEDED, TrialStatus.FAILED})
+
+
+def _status_column(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    """Stored as the enum's value in a VARCHAR(16) with a CHECK constraint (``ck_<table>_status``)."""
+    return Enum(enum_class, native_enum=False, length=16, create_constraint=True, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members], name=name)
 
 
 class Job(Base):
@@ -33,7 +70,8 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32), default="search")
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[JobStatus] = mapped_column(_status_column(JobStatus, "ck_jobs_status"), default=JobStatus.QUEUED,
+                                              index=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -42,6 +80,8 @@ class Job(Base):
     sampler_context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     ray_dashboard_url: Mapped[str | None] = mapped_column(String(256), default=None)
     tune_experiment: Mapped[str | None] = mapped_column(String(256), default=None)
+    #: submission id of the Ray job that drives (or last drove) this job; ``None`` for CLI jobs
+    ray_submission_id: Mapped[str | None] = mapped_column(String(128), default=None)
 
     trials: Mapped[list["Trial"]] = relationship(back_populates="job", order_by="Trial.index")
 
@@ -58,7 +98,8 @@ class Trial(Base):
     tune_trial_id: Mapped[str | None] = mapped_column(String(64), default=None)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     suggestion: Mapped[str | None] = mapped_column(String(32), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[TrialStatus] = mapped_column(_status_column(TrialStatus, "ck_trials_status"),
+                                                default=TrialStatus.RUNNING)
     metric: Mapped[float | None] = mapped_column(Float, default=None)
     metrics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -7,17 +7,19 @@ a progress reader and a writer (or several job drivers) do not lock each other o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, case, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import Job, Trial, utcnow
+from service.models import FINISHED_TRIAL_STATUSES, Job, JobStatus, Trial, TrialStatus, utcnow
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -31,6 +33,14 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 class JobNotFoundError(LookupError):
     """No job with that id."""
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Trial counts of one job: ``done`` finished (succeeded or failed), ``failed`` of them failed."""
+
+    done: int = 0
+    failed: int = 0
 
 
 def make_engine(url: str) -> Engine:
@@ -82,9 +92,11 @@ class Store:
 
     # Jobs
 
-    def create_job(self, spec: dict[str, Any], kind: str = "search") -> Job:
+    def create_job(self, spec: dict[str, Any], kind: str = "search", status: JobStatus = JobStatus.QUEUED) -> Job:
+        """A new job. ``queued`` jobs are for a controller to dispatch; a CLI process creates its
+        own as ``running``, so that no controller ever picks it up."""
         with self.session() as session, session.begin():
-            job = Job(kind=kind, spec=spec, status="queued", created_at=utcnow())
+            job = Job(kind=kind, spec=spec, status=status, created_at=utcnow())
             session.add(job)
         return job
 
@@ -104,15 +116,43 @@ class Store:
                 setattr(job, name, value)
         return job
 
-    def list_jobs(self, status: str | None = None, limit: int = 50, offset: int = 0,
+    def list_jobs(self, status: JobStatus | Iterable[JobStatus] | None = None, limit: int = 50, offset: int = 0,
                   oldest_first: bool = False) -> list[Job]:
-        """Jobs, newest first (or oldest first), optionally only those with ``status``."""
+        """Jobs, newest first (or oldest first), optionally only those with ``status`` (one or several)."""
         order = Job.id.asc() if oldest_first else Job.id.desc()
         query = select(Job).order_by(order).limit(limit).offset(offset)
-        if status is not None:
+        if isinstance(status, str):
             query = query.where(Job.status == status)
+        elif status is not None:
+            query = query.where(Job.status.in_(list(status)))
         with self.session() as session:
             return list(session.scalars(query))
+
+    def progress(self, job_ids: Iterable[int]) -> dict[int, JobProgress]:
+        """Finished and failed trial counts of each job, in one aggregate query (jobs without
+        trials are absent: their progress is ``JobProgress()``)."""
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        finished = Trial.status.in_(list(FINISHED_TRIAL_STATUSES))
+        query = (select(Trial.job_id, func.sum(case((finished, 1), else_=0)),
+                        func.sum(case((Trial.status == TrialStatus.FAILED, 1), else_=0)))
+                 .where(Trial.job_id.in_(ids)).group_by(Trial.job_id))
+        with self.session() as session:
+            return {job_id: JobProgress(int(done or 0), int(failed or 0)) for job_id, done, failed in session.execute(query)}
+
+    def best_trials(self, job_ids: Iterable[int]) -> dict[int, Trial]:
+        """The best trial (:meth:`best_trial`) of each job that has one, in one query."""
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        rank = func.row_number().over(partition_by=Trial.job_id, order_by=(Trial.metric.desc(), Trial.index))
+        ranked = (select(Trial.id, rank.label("rank"))
+                  .where(Trial.job_id.in_(ids), Trial.status == TrialStatus.SUCCEEDED, Trial.metric.is_not(None))
+                  .subquery())
+        query = select(Trial).join(ranked, Trial.id == ranked.c.id).where(ranked.c.rank == 1)
+        with self.session() as session:
+            return {trial.job_id: trial for trial in session.scalars(query)}
 
     # Trials
 
@@ -138,7 +178,8 @@ class Store:
         """Record that trial ``index`` started with ``params`` (status ``running``)."""
         return self._upsert_trial(
             job_id, index,
-            update={"params": params, "tune_trial_id": tune_trial_id, "suggestion": suggestion, "status": "running",
+            update={"params": params, "tune_trial_id": tune_trial_id, "suggestion": suggestion,
+                    "status": TrialStatus.RUNNING,
                     "started_at": utcnow(), "finished_at": None, "error": None, "metric": None, "metrics": []},
             create={},
         )
@@ -153,7 +194,7 @@ class Store:
             trial.device = trial.device or result.get("device")
             trial.worker_node = trial.worker_node or result.get("node_id")
 
-    def finish_trial(self, job_id: int, index: int, *, status: str, metric: float | None = None,
+    def finish_trial(self, job_id: int, index: int, *, status: TrialStatus, metric: float | None = None,
                      error: str | None = None) -> None:
         """Close trial ``index`` as ``succeeded`` (with ``metric``) or ``failed`` (with ``error``)."""
         with self.session() as session, session.begin():
@@ -165,7 +206,13 @@ class Store:
             trial.status, trial.metric, trial.error = status, metric, error
             trial.finished_at, trial.duration_s = finished, (finished - started).total_seconds()
 
-    def count_jobs(self, status: str | None = None) -> int:
+    def cancel_running_trials(self, job_id: int, error: str) -> None:
+        """Close the job's ``running`` trials as ``cancelled`` (its driver is gone)."""
+        for trial in self.trials(job_id):
+            if trial.status == TrialStatus.RUNNING:
+                self.finish_trial(job_id, trial.index, status=TrialStatus.CANCELLED, error=error)
+
+    def count_jobs(self, status: JobStatus | None = None) -> int:
         query = select(func.count(Job.id))
         if status is not None:
             query = query.where(Job.status == status)
@@ -182,7 +229,4 @@ class Store:
 
     def best_trial(self, job_id: int) -> Trial | None:
         """The succeeded trial with the highest metric (lowest index on ties), or ``None``."""
-        query = (select(Trial).where(Trial.job_id == job_id, Trial.status == "succeeded", Trial.metric.is_not(None))
-                 .order_by(Trial.metric.desc(), Trial.index).limit(1))
-        with self.session() as session:
-            return session.scalar(query)
+        return self.best_trials([job_id]).get(job_id)

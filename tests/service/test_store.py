@@ -6,8 +6,10 @@ import threading
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError, StatementError
 
-from service.store import JobNotFoundError, Store
+from service.models import JobStatus, TrialStatus
+from service.store import JobNotFoundError, JobProgress, Store
 
 
 @pytest.fixture
@@ -21,7 +23,7 @@ def test_migrations_create_tables_and_record_head(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"jobs", "trials", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_migrations_are_idempotent_on_reopen(store: Store) -> None:
@@ -114,3 +116,39 @@ def test_a_sql_ascii_postgres_database_works(sql_ascii_postgres_url: str) -> Non
         assert store.trial(job.id, 0).error == "ValueError: bad input"
     finally:
         store.dispose()
+
+
+def test_the_database_refuses_a_status_outside_the_enums(store: Store) -> None:
+    job = store.create_job({})
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:
+        connection.execute(text("UPDATE jobs SET status = 'sleeping' WHERE id = :id"), {"id": job.id})
+    store.start_trial(job.id, 0, {"x": 0.5})
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:
+        connection.execute(text("UPDATE trials SET status = 'done' WHERE job_id = :id"), {"id": job.id})
+    with pytest.raises(StatementError):
+        store.update_job(job.id, status="sleeping")
+
+
+def test_statuses_come_back_as_enums(store: Store) -> None:
+    job = store.create_job({}, status=JobStatus.RUNNING)
+    store.start_trial(job.id, 0, {"x": 0.5})
+    assert store.get_job(job.id).status is JobStatus.RUNNING and store.get_job(job.id).status.active
+    assert store.trial(job.id, 0).status is TrialStatus.RUNNING and not store.trial(job.id, 0).status.finished
+
+
+def test_progress_and_best_trials_of_many_jobs_in_one_query_each(store: Store) -> None:
+    first, second, empty = store.create_job({}), store.create_job({}), store.create_job({})
+    for index, (status, metric) in enumerate([("succeeded", 0.5), ("failed", None), ("succeeded", 0.7), ("running", None)]):
+        store.start_trial(first.id, index, {"x": 0.1})
+        if status != "running":
+            store.finish_trial(first.id, index, status=status, metric=metric)
+    store.start_trial(second.id, 0, {"x": 0.1})
+    store.finish_trial(second.id, 0, status="succeeded", metric=0.9)
+    store.start_trial(second.id, 1, {"x": 0.2})
+    store.finish_trial(second.id, 1, status="succeeded", metric=0.9)
+    ids = [first.id, second.id, empty.id]
+    assert store.progress(ids) == {first.id: JobProgress(3, 1), second.id: JobProgress(1 + 1, 0)}
+    best = store.best_trials(ids)
+    assert set(best) == {first.id, second.id}
+    assert (best[first.id].index, best[first.id].metric) == (2, 0.7)
+    assert best[second.id].index == 0  # ties go to the lower index
