@@ -77,7 +77,7 @@ def main() -> None:
     gpus_per_trial = args.gpus_per_trial if device.type == "cuda" else 0.0
 
     from service.config import Settings
-    from service.runner import run_job
+    from service.jobs import run_job
     from service.spec import JobSpec
     from service.store import Store
 

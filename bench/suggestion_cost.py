@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from sampler_space import SamplerSpace
 from sampler_space.swift import parameter_names
 from service.searchers import make_searcher
 
@@ -26,22 +27,11 @@ def synthetic_value(config: dict[str, float]) -> float:
 
 
 def time_suggestions(name: str, observations: int, pending: int, repeats: int) -> list[float]:
-    search_alg, _ = make_searcher(name, parameter_names(), n_initial=8, beta=2.0, seed=0, parallel=1000,
+    search_alg, _ = make_searcher(name, SamplerSpace(), n_initial=8, beta=2.0, seed=0, parallel=1000,
                                   start_uniform=False)
     from ray.tune.search import ConcurrencyLimiter
 
     searcher = search_alg.searcher if isinstance(search_alg, ConcurrencyLimiter) else search_alg
-    if name == "random":
-        # Tune's random generator has no suggest(); its cost is drawing from the space.
-        from ray.tune.search.sample import Float
-
-        space = {n: Float(0.0, 1.0).uniform() for n in parameter_names()}
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            {n: d.sample() for n, d in space.items()}
-            times.append(time.perf_counter() - started)
-        return times
     searcher.set_search_properties("objective", "max", {})
     for k in range(observations):
         config = searcher.suggest(f"o{k}")
@@ -66,7 +56,7 @@ def trial_seconds() -> float:
     spec = TaskSpec("mnist1d", label_noise=0.4)
     data = load_task_data(spec, 0)
     recipe = get_task("mnist1d").recipe
-    state, _ = shared_weights(spec, data, 0, torch.device("cpu"))
+    state, _ = shared_weights(spec, data, 0, torch.device("cpu"), Path(".samplersearch/cache"))
     model = build_model(spec, data, 0, torch.device("cpu"))
     model.load_state_dict(state)
     train(model, data.x_train, data.y_train, data.x_val, data.y_val, epochs=1, lr=recipe.fine_tune_lr,

@@ -1,5 +1,5 @@
 """``python -m service`` runs the ``samplersearch`` command line."""
 
-from service.cli import app
+from service.cli import main
 
-app()
+main()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from service.config import Settings
+from service.models import JobStatus, TrialStatus
 from service.spec import JobSpec, StrategyJobSpec
 from service.store import Store
 
@@ -74,10 +74,10 @@ def _watch(store: Store, job_id: int, total: int, stop: threading.Event) -> None
         bar = progress.add_task("trials", total=total, job=job_id, best="-", failed=0)
         while True:
             stopping = stop.wait(0.5)
-            done = [t for t in store.trials(job_id) if t.status in ("succeeded", "failed")]
+            done = [t for t in store.trials(job_id) if t.status.finished]
             scores = [t.metric for t in done if t.metric is not None]
             progress.update(bar, completed=len(done), best=f"{max(scores):.4f}" if scores else "-",
-                            failed=sum(t.status == "failed" for t in done))
+                            failed=sum(t.status == TrialStatus.FAILED for t in done))
             if stopping:
                 return
 
@@ -116,7 +116,7 @@ def run(
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
 
     store = Store(settings.database_url)
-    job = store.create_job(spec.model_dump())
+    job = store.create_job(spec.model_dump(), status=JobStatus.RUNNING)  # this process owns it: never queued
     console.print(f"job {job.id}: {spec.search.searcher} search over {task} "
                   f"(noise {label_noise}, {trials} trials, {parallel} at once) -> {settings.database_url}")
     _drive_search(store, settings, job.id, spec, out)
@@ -124,7 +124,7 @@ def run(
 
 def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, out: Path) -> None:
     """Run (or resume) a search job with live progress, write its sampler and print a summary."""
-    from service.runner import job_sampler_document, run_job
+    from service.jobs import job_sampler_document, run_job
 
     started = time.perf_counter()
     stop = threading.Event()
@@ -136,14 +136,14 @@ def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, 
         stop.set()
         watcher.join()
     elapsed = time.perf_counter() - started
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         _fail(f"job {job.id} {job.status}: {job.error}")
     document = job_sampler_document(store, job.id)
     out.write_text(json.dumps(document, indent=2) + "\n")
     all_trials = store.trials(job.id)
     summary = {
         "job_id": job.id, "status": job.status, "task": spec.task.name, "searcher": spec.search.searcher,
-        "trials": len(all_trials), "failed": sum(t.status == "failed" for t in all_trials),
+        "trials": len(all_trials), "failed": sum(t.status == TrialStatus.FAILED for t in all_trials),
         "best_trial": job.best_trial_index, "best_val_accuracy": document["source"]["value"],
         "seconds": round(elapsed, 1), "sampler": str(out),
     }
@@ -165,10 +165,10 @@ def resume(
         row = store.get_job(job)
     except JobNotFoundError as error:
         _fail(str(error))
-    if row.kind != "search" or row.status in ("succeeded", "cancelled"):
+    if row.kind != "search" or row.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
         _fail(f"--job: job {job} is a {row.status} {row.kind} job; only unfinished search jobs resume")
     spec = JobSpec.model_validate(row.spec)
-    done = sum(t.status in ("succeeded", "failed") for t in store.trials(job))
+    done = sum(t.status.finished for t in store.trials(job))
     console.print(f"job {job}: resuming with {done} of {spec.search.trials} trials finished")
     _drive_search(store, settings, job, spec, out)
 
@@ -203,7 +203,7 @@ def evaluate(
         except SamplerFormatError as error:
             _fail(f"--sampler: {error}")
     try:
-        result = evaluate_sampler(task_spec, seed, swift, epochs=epochs, sampler_name=sampler)
+        result = evaluate_sampler(task_spec, seed, swift, Settings().task_paths(), epochs=epochs, sampler_name=sampler)
     except TaskDataError as error:
         _fail(str(error))
     print(json.dumps(result.__dict__))
@@ -230,7 +230,7 @@ def export(
     out: Annotated[Path, typer.Option()] = Path("best.json"),
 ) -> None:
     """Write a finished job's sampler JSON (best trial, or --trial N)."""
-    from service.runner import job_sampler_document
+    from service.jobs import job_sampler_document
     from service.store import JobNotFoundError
 
     store = Store(_settings(db).database_url)
@@ -270,11 +270,11 @@ def _strategy_spec(task: dict, name: str, options: dict, seeds: int, epochs: int
 
 
 def _run_strategy_job(store: Store, settings: Settings, spec) -> tuple[object, list]:
-    from service.runner import run_job
+    from service.jobs import run_job
 
-    job = store.create_job(spec.model_dump(), kind="strategy")
+    job = store.create_job(spec.model_dump(), kind="strategy", status=JobStatus.RUNNING)
     job = run_job(store, job.id, settings)
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         _fail(f"job {job.id} ({spec.strategy.name}) {job.status}: {job.error}")
     return job, store.trials(job.id)
 
@@ -385,19 +385,36 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="join this Ray cluster (default: start a local one)")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="the Ray cluster's Job API / dashboard, e.g. http://ray-head:8265 (default: start a local Ray head)")] = None,
+    dashboard_port: Annotated[Optional[int], typer.Option(
+        help="port of the local Ray head's dashboard on 127.0.0.1 (default 8265; 0 picks a free one)")] = None,
 ) -> None:
-    """Run the REST controller (FastAPI under uvicorn)."""
+    """Run the REST controller (FastAPI under uvicorn); each job runs as a Ray job."""
     import uvicorn
 
     from service.api import create_app
+    from service.cluster import RayStartError
 
     settings = _settings(db)
     if ray_address:
-        settings = settings.model_copy(update={"ray_address": ray_address})
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        settings = settings.model_copy(update={"ray_address": Settings(ray_address=ray_address).ray_address})
+    if dashboard_port is not None:
+        settings = settings.model_copy(update={"dashboard_port": dashboard_port})
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    try:
+        uvicorn.run(create_app(settings, public_url=f"http://{shown_host}:{port}"), host=host, port=port,
+                    log_level="warning")
+    except RayStartError as error:
+        _fail(str(error))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    logging.basicConfig(level=os.environ.get("SAMPLERSEARCH_LOG_LEVEL", "WARNING"))
+def main() -> None:
+    """The ``samplersearch`` console script: logging at ``SAMPLERSEARCH_LOG_LEVEL``, then the CLI."""
+    try:
+        level = Settings().log_level
+    except ValidationError as error:
+        console.print(f"[red]error:[/red] settings: {_validation_message(error)}", soft_wrap=True, highlight=False)
+        raise SystemExit(2) from None
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app(sys.argv[1:])

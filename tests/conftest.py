@@ -14,14 +14,15 @@ _LIBPQ_URL = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")  # t
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A local Ray with 2 CPUs, started once per test run (about 5 s). Its workers keep any
-    cache they write in a temporary directory, not in the checkout."""
+    """A local Ray with 2 CPUs, started once per test run (about 5 s) the way a CLI driver starts
+    it (``connect_driver``: token auth, its token in a 0600 file of its own)."""
     import ray
 
+    from service.cluster import connect_driver
+    from service.config import Settings
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    worker_cache = str(tmp_path_factory.mktemp("ray-worker-cache"))
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"SAMPLERSEARCH_CACHE_DIR": worker_cache}})
+    connect_driver(Settings(num_cpus=2, ray_auth_token_file=tmp_path_factory.mktemp("ray-auth") / "token"))
     yield
     ray.shutdown()
 

@@ -1,4 +1,5 @@
-"""The FastAPI application and its lifespan: store, Ray (local or joined) and job supervisor."""
+"""The FastAPI application and its lifespan: store, Ray cluster (a local head or a joined
+cluster's Job API) and the job dispatcher."""
 
 from __future__ import annotations
 
@@ -8,70 +9,55 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import ray
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from service.api.routes import api_routes
+from service.cluster import RayCluster, open_cluster
 from service.config import Settings
-from service.runner import join_cluster
+from service.dispatch import JobDispatcher
 from service.store import JobNotFoundError, Store
-from service.supervisor import JobSupervisor
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Controller:
-    """What the routes share: settings, store, supervisor and the Ray endpoints."""
+    """What the routes share: settings, store, dispatcher and the Ray cluster."""
 
     settings: Settings
     store: Store
-    supervisor: JobSupervisor
-    ray_address: str
-    dashboard_url: str | None
+    dispatcher: JobDispatcher
+    cluster: RayCluster
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return self.cluster.dashboard_url
 
 
-def start_ray(settings: Settings) -> tuple[str, str | None]:
-    """Join ``settings.ray_address`` or start a local Ray; returns ``(gcs_address, dashboard_url)``.
-
-    Must run on a long-lived thread (the lifespan's): Ray's daemons die with the thread that
-    started them.
-    """
-    if settings.ray_address:
-        context = join_cluster(settings.ray_address)
-    else:
-        # address="local" always starts a new instance, even if another Ray runs on this machine.
-        context = ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=settings.dashboard,
-                           dashboard_host="127.0.0.1", dashboard_port=settings.dashboard_port,
-                           log_to_driver=False, logging_level=logging.WARNING)
-    dashboard = settings.dashboard_url or context.dashboard_url or None
-    if dashboard and not dashboard.startswith("http"):
-        dashboard = f"http://{dashboard}"
-    return ray.get_runtime_context().gcs_address, dashboard
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The REST controller. Migrations run and Ray starts when the app starts, not on import."""
+def create_app(settings: Settings | None = None, public_url: str | None = None) -> FastAPI:
+    """The REST controller. Migrations run and Ray starts when the app starts, not on import.
+    ``public_url`` (default ``settings.public_url``) is where users reach the service."""
     settings = settings or Settings()
+    public_url = settings.public_url or public_url
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url)
-        address, dashboard = start_ray(settings)
-        supervisor = JobSupervisor(store, settings, address, max_running_jobs=settings.max_running_jobs)
-        supervisor.start()
-        app.state.controller = Controller(settings, store, supervisor, address, dashboard)
-        print(f"samplersearch: store {store.engine.url.render_as_string(hide_password=True)}, Ray {address}, "
-              f"dashboard {dashboard or 'off'}", file=sys.stderr, flush=True)
+        cluster = open_cluster(settings)
+        dispatcher = JobDispatcher(store, cluster, settings, public_url=public_url)
+        dispatcher.start()
+        app.state.controller = Controller(settings, store, dispatcher, cluster)
+        print(f"samplersearch: store {store.engine.url.render_as_string(hide_password=True)}, "
+              f"Ray jobs {cluster.jobs_url}, dashboard {cluster.dashboard_url}", file=sys.stderr, flush=True)
         try:
             yield
         finally:
-            supervisor.stop()
+            dispatcher.stop()
             store.dispose()
-            ray.shutdown()
+            cluster.close()
 
     app = FastAPI(
         title="samplersearch",

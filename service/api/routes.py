@@ -1,19 +1,20 @@
-"""REST routes. Thin: validation by pydantic, work done by the store and the supervisor."""
+"""REST routes. Thin: validation by pydantic, work done by the store and the job dispatcher."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import ray
+import requests
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from sampler_space.strategies import describe_strategies
 from service.api.schemas import Health, JobOut, JobPage, StrategyOut, TaskOut, TrialOut
-from service.models import JOB_STATUSES
-from service.runner import job_sampler_document
+from service.cluster import InsufficientResourcesError, check_resources
+from service.jobs import job_sampler_document
+from service.models import JobStatus
 from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
 from workers.tasks import list_tasks
 from workers.tasks.builtin import resolve_data_file
@@ -44,7 +45,6 @@ def require_token(request: Request,
 MAX_ID = 2**31 - 1
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="the job's id")]
 TrialIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="the trial's index within its job")]
-JobStatus = Literal[JOB_STATUSES]  # type: ignore[valid-type]  # the tuple's values, one Literal
 
 _JOB_NOT_FOUND = {404: {"description": "no job with that id"}}
 
@@ -96,18 +96,22 @@ def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
             resolve_data_file(spec.task.data, settings.data_dir)
         except TaskDataError as error:
             raise _invalid(["task", "data"], str(error)) from None
-    available = ray.cluster_resources()
-    if spec.resources.gpu > 0 and available.get("GPU", 0.0) < spec.resources.gpu:
-        raise _invalid(["resources", "gpu"],
-                       f"the Ray cluster has {available.get('GPU', 0.0):g} GPUs; "
-                       f"this job asks {spec.resources.gpu:g} per trial")
-    if available.get("CPU", 0.0) < spec.resources.cpu:
-        raise _invalid(["resources", "cpu"], f"the Ray cluster has {available.get('CPU', 0.0):g} CPUs")
+    try:
+        check_resources(spec.resources, ctl.cluster.resources())
+    except InsufficientResourcesError as error:
+        raise _invalid(error.field.split("."), error.message) from None
+    except requests.RequestException as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the Ray cluster does not answer: {error}") from None
+
+
+def _job_outs(ctl: Any, jobs: list) -> list[JobOut]:
+    ids = [job.id for job in jobs]
+    progress, best = ctl.store.progress(ids), ctl.store.best_trials(ids)
+    return [JobOut.of(job, progress.get(job.id), best.get(job.id), ctl.dashboard_url) for job in jobs]
 
 
 def _job_out(ctl: Any, job_id: int) -> JobOut:
-    job = ctl.store.get_job(job_id)
-    return JobOut.of(job, ctl.store.trials(job_id), ctl.dashboard_url)
+    return _job_outs(ctl, [ctl.store.get_job(job_id)])[0]
 
 
 @jobs.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
@@ -118,10 +122,9 @@ def submit_job(ctl: Controller,
     every default filled in."""
     _check_feasible(spec, ctl)
     job = ctl.store.create_job(spec.model_dump(), kind=spec.kind)
-    if ctl.dashboard_url:
-        ctl.store.update_job(job.id, ray_dashboard_url=ctl.dashboard_url)
-    ctl.supervisor.wake()
-    return _job_out(ctl, job.id)
+    created = _job_out(ctl, job.id)
+    ctl.dispatcher.wake()
+    return created
 
 
 @jobs.get("/jobs", response_model=JobPage, tags=["jobs"])
@@ -130,8 +133,7 @@ def list_jobs(ctl: Controller, status_filter: Annotated[JobStatus | None, Query(
               offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JobPage:
     """Jobs, newest first, optionally filtered by status."""
     page = ctl.store.list_jobs(status=status_filter, limit=limit, offset=offset)
-    return JobPage(items=[JobOut.of(j, ctl.store.trials(j.id), ctl.dashboard_url) for j in page],
-                   total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
+    return JobPage(items=_job_outs(ctl, page), total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
 
 
 @jobs.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], responses=_JOB_NOT_FOUND)
@@ -143,7 +145,7 @@ def get_job(ctl: Controller, job_id: JobId) -> JobOut:
            responses={**_JOB_NOT_FOUND, 409: {"description": "the job has already ended"}})
 def cancel_job(ctl: Controller, job_id: JobId) -> JobOut:
     """Stop a queued or running job within seconds; finished trials are kept."""
-    if not ctl.supervisor.cancel(job_id):
+    if not ctl.dispatcher.cancel(job_id):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already ended")
     return _job_out(ctl, job_id)
 
@@ -200,11 +202,8 @@ def health(ctl: Controller) -> Health:
         database = True
     except Exception:  # noqa: BLE001 - reported as unhealthy, not raised
         database = False
-    try:
-        ray_ok = ray.is_initialized() and ray.cluster_resources().get("CPU", 0) > 0
-    except Exception:  # noqa: BLE001
-        ray_ok = False
+    ray_ok = ctl.cluster.healthy()
     return Health(status="ok" if database and ray_ok else "degraded", database=database, ray=ray_ok,
-                  ray_address=ctl.ray_address, ray_dashboard=ctl.dashboard_url,
-                  running_jobs=ctl.supervisor.running_jobs())
+                  ray_address=ctl.cluster.jobs_url, ray_dashboard=ctl.dashboard_url,
+                  running_jobs=ctl.dispatcher.running_jobs())
 

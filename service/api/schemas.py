@@ -7,16 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from service.models import Job, Trial
+from service.jobs.finish import trial_budget
+from service.models import Job, JobStatus, Trial, TrialStatus
 from service.spec import JobSpec, StrategyJobSpec, parse_job_spec
-from service.store import as_utc
+from service.store import JobProgress, as_utc
 
 
 class TrialOut(BaseModel):
     """One candidate evaluation. ``metric`` is the searched objective (validation accuracy)."""
 
     index: int
-    status: str = Field(description="running | succeeded | failed | cancelled")
+    status: TrialStatus
     params: dict[str, float]
     suggestion: str | None = Field(description="where the point came from: uniform, sobol, gp-ucb, random, optuna, ...")
     metric: float | None
@@ -38,6 +39,8 @@ class TrialOut(BaseModel):
 
 class JobLinks(BaseModel):
     ray_dashboard: str | None = Field(description="the Ray dashboard; trials appear there as actors")
+    ray_job: str | None = Field(default=None, description="the job's entry in the Ray dashboard (its driver log)")
+    ray_submission_id: str | None = Field(default=None, description="the Ray job that drives this job")
     tune_experiment: str | None = Field(description="Ray Tune experiment name (a folder under the results dir)")
 
 
@@ -46,7 +49,7 @@ class JobOut(BaseModel):
 
     id: int
     kind: str
-    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    status: JobStatus
     spec: JobSpec | StrategyJobSpec
     error: str | None
     created_at: datetime
@@ -59,18 +62,17 @@ class JobOut(BaseModel):
     links: JobLinks
 
     @classmethod
-    def of(cls, job: Job, trials: list[Trial], dashboard_url: str | None) -> "JobOut":
-        finished = [t for t in trials if t.status in ("succeeded", "failed")]
-        succeeded = [t for t in finished if t.status == "succeeded" and t.metric is not None]
-        best = max(succeeded, key=lambda t: (t.metric, -t.index), default=None)
-        spec = parse_job_spec(job.spec)
-        total = spec.search.trials if isinstance(spec, JobSpec) else spec.run.seeds
-        return cls(id=job.id, kind=job.kind, status=job.status, spec=spec, error=job.error,
+    def of(cls, job: Job, progress: JobProgress | None, best: Trial | None, dashboard_url: str | None) -> "JobOut":
+        """``progress`` and ``best`` come from the store's aggregate queries."""
+        progress = progress or JobProgress()
+        dashboard = job.ray_dashboard_url or dashboard_url
+        ray_job = f"{dashboard}/#/jobs/{job.ray_submission_id}" if dashboard and job.ray_submission_id else None
+        return cls(id=job.id, kind=job.kind, status=job.status, spec=parse_job_spec(job.spec), error=job.error,
                    created_at=as_utc(job.created_at), started_at=as_utc(job.started_at),
-                   finished_at=as_utc(job.finished_at), trials_total=total,
-                   trials_done=len(finished), trials_failed=len(finished) - len(succeeded),
+                   finished_at=as_utc(job.finished_at), trials_total=trial_budget(job.spec),
+                   trials_done=progress.done, trials_failed=progress.failed,
                    best_trial=None if best is None else TrialOut.of(best),
-                   links=JobLinks(ray_dashboard=job.ray_dashboard_url or dashboard_url,
+                   links=JobLinks(ray_dashboard=dashboard, ray_job=ray_job, ray_submission_id=job.ray_submission_id,
                                   tune_experiment=job.tune_experiment))
 
 

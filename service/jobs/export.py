@@ -5,30 +5,44 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sampler_space.sampler_json import sampler_from_document, sampler_to_document
-from sampler_space.swift import SwiftSampler, parameter_names
+from sampler_space.sampler_json import FORMAT_NAME, FORMAT_VERSION, sampler_from_document, sampler_to_document
+from sampler_space.space import SamplerSpace
 from sampler_space.transforms import FittedTransform
+from service.models import TrialStatus
+from service.store import Store
 
 
-def sampler_context(features: list[str], segments: int, epsilon: float,
-                    transforms: tuple[FittedTransform, ...]) -> dict[str, Any]:
+def sampler_context(space: SamplerSpace, epsilon: float, transforms: tuple[FittedTransform, ...]) -> dict[str, Any]:
     """What a job stores once its transforms are fitted, to rebuild any trial's sampler."""
     return {
-        "features": list(features), "segments": segments, "epsilon": epsilon,
+        "features": list(space.features), "segments": space.segments, "epsilon": epsilon,
         "transforms": [{"kind": t.kind, "breakpoints": t.breakpoints.tolist(), "values": t.values.tolist()}
                        for t in transforms],
     }
 
 
 def sampler_document(context: dict[str, Any], params: dict[str, float], source: dict[str, Any]) -> dict[str, Any]:
-    """The validated sampler JSON document for one trial's ``params``."""
-    features, segments = context["features"], context["segments"]
-    knots = [[float(params[name]) for name in parameter_names([feature], segments)] for feature in features]
+    """The validated sampler JSON document for one trial's ``params`` (a point of the job's space)."""
+    space = SamplerSpace(tuple(context["features"]), int(context["segments"]))
     document = {
-        "format": "samplersearch.sampler", "version": 1, "kind": "swift",
-        "features": features, "segments": segments, "knots": knots, "epsilon": context["epsilon"],
-        "transforms": context["transforms"],
+        "format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": "swift",
+        "features": list(space.features), "segments": space.segments, "knots": space.decode(params).tolist(),
+        "epsilon": context["epsilon"], "transforms": context["transforms"],
         "source": {**source, "created_at": datetime.now(timezone.utc).isoformat()},
     }
-    sampler: SwiftSampler = sampler_from_document(document)
-    return sampler_to_document(sampler)
+    return sampler_to_document(sampler_from_document(document))
+
+
+def job_sampler_document(store: Store, job_id: int, trial_index: int | None = None) -> dict[str, Any]:
+    """The sampler JSON of the job's best trial (or of ``trial_index``); ``LookupError`` when
+    there is none (a strategy job, or no finished trial yet)."""
+    job = store.get_job(job_id)
+    if job.kind != "search":
+        raise LookupError(f"job {job_id} is a {job.kind} job; only search jobs produce a sampler")
+    trial = store.best_trial(job_id) if trial_index is None else store.trial(job_id, trial_index)
+    if trial is None or trial.status != TrialStatus.SUCCEEDED or job.sampler_context is None:
+        raise LookupError(f"job {job_id} has no finished trial" + ("" if trial_index is None else f" {trial_index}"))
+    source = {"job_id": job_id, "trial_id": trial.index, "task": job.spec["task"]["name"], "metric": "val_accuracy",
+              "objective": job.spec["search"].get("objective", "last"), "value": trial.metric,
+              "seed": job.spec["search"].get("seed", 0)}
+    return sampler_document(job.sampler_context, trial.params, source)

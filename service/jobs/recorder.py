@@ -1,8 +1,9 @@
 """A Ray Tune callback that writes every trial event to the SQL store, as it happens.
 
 Tune pickles its run config, so the callback holds only the database URL and opens its store
-lazily in the driver process. Trial indices are assigned in creation (suggestion) order from the
-job's free indices (those without a finished row), so a resumed job continues without repeating.
+lazily in the driver process. A trial's index travels in its config (``index_key``: set by the
+searcher from the job's free indices, or a strategy run's ``seed``), so a resumed job continues
+without repeating.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from ray import cloudpickle
 from ray.tune import Callback
 
+from service.models import TrialStatus
 from service.searchers.gp_ucb import SUGGESTION_KEY
 from service.store import Store
 
@@ -56,18 +58,17 @@ class TrialRecorder(Callback):
         database_url: the store's URL.
         job_id: the job whose trials these are.
         parameter_names: config keys that are sampler parameters (others are not stored as params).
-        free_indices: trial indices still to be filled, in order.
+        index_key: the config key holding a trial's index.
         searcher: recorded as a trial's ``suggestion`` when its config does not say where it came from.
     """
 
-    def __init__(self, database_url: str, job_id: int, parameter_names: list[str], free_indices: list[int],
+    def __init__(self, database_url: str, job_id: int, parameter_names: list[str], index_key: str,
                  searcher: str = "") -> None:
         self.database_url = database_url
         self.searcher = searcher
         self.job_id = job_id
         self.parameter_names = list(parameter_names)
-        self.free_indices = list(free_indices)
-        self.indices: dict[str, int] = {}
+        self.index_key = index_key
         self._store: Store | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -80,14 +81,7 @@ class TrialRecorder(Callback):
         return self._store
 
     def _index(self, trial: Any, trials: list) -> int:
-        # ``trials`` lists every trial in creation (suggestion) order; number them in that order,
-        # not in the order their actors happen to start.
-        for known in [*trials, trial]:
-            if known.trial_id not in self.indices:
-                if not self.free_indices:
-                    raise RuntimeError("more trials started than the job asked for")
-                self.indices[known.trial_id] = self.free_indices.pop(0)
-        return self.indices[trial.trial_id]
+        return int(trial.config[self.index_key])
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         params = {name: float(trial.config[name]) for name in self.parameter_names}
@@ -102,10 +96,11 @@ class TrialRecorder(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         metric = (trial.last_result or {}).get("objective")
         if metric is None or not math.isfinite(float(metric)):
-            self.store.finish_trial(self.job_id, self._index(trial, trials), status="failed",
+            self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED,
                                     error="trial finished without a finite objective")
             return
-        self.store.finish_trial(self.job_id, self._index(trial, trials), status="succeeded", metric=float(metric))
+        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.SUCCEEDED, metric=float(metric))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.store.finish_trial(self.job_id, self._index(trial, trials), status="failed", error=describe_error(trial))
+        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED,
+                                error=describe_error(trial))

@@ -1,12 +1,12 @@
 """Where a job's reference model (shared weights, static features, NWS keys) is computed.
 
-On the embedded default (a local Ray and no GPU asked for) it runs in the job's driver process,
-as before. When the job asks for GPUs, or the service joined a cluster (``ray_address``), it runs
-as one Ray task with the job's per-trial resources, so that on a cluster the E_o epochs of
-shared-weights training happen on a (GPU) worker instead of the controller's CPU.
+On the embedded default (a local Ray and no GPU asked for) it runs in the job's driver process.
+When the job asks for GPUs, or the service runs on a cluster (``ray_address``), it runs as one Ray
+task with the job's per-trial resources, so that on a cluster the E_o epochs of shared-weights
+training happen on a (GPU) worker instead of the controller's CPU.
 
-Cache: in the driver and on a local Ray the driver's ``cache_dir`` is used; on a cluster each
-worker node uses its own ``$SAMPLERSEARCH_CACHE_DIR`` (the compose file mounts one volume there).
+Cache: the driver's ``cache_dir`` (absolute) is used everywhere; on a cluster every node must
+see it at the same path (the compose file mounts one volume at ``/data``).
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ def compute_reference(
 ) -> ReferenceOutputs:
     """``reference_outputs`` for a job, in the driver or as a Ray task (see the module docstring).
     Ray must already be initialised when ``runs_as_ray_task``."""
+    cache_dir = settings.cache_dir.resolve()
     if not runs_as_ray_task(resources, settings):
-        return reference_outputs(spec, data, seed, feature_names, want_keys, want_gpu=False,
-                                 cache_dir=settings.cache_dir)
-    cache_dir = None if settings.ray_address is not None else settings.cache_dir.resolve()
-    task = ray.remote(reference_outputs).options(num_cpus=resources.cpu, num_gpus=resources.gpu, max_retries=0)
-    outputs = ray.get(task.remote(spec, data, seed, feature_names, want_keys, want_gpu=resources.gpu > 0,
-                                  cache_dir=cache_dir))
+        return reference_outputs(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=False)
+    task = ray.remote(reference_outputs).options(num_cpus=resources.cpu, num_gpus=resources.gpu, max_retries=0,
+                                                 name=f"reference model {spec.name}")
+    outputs = ray.get(task.remote(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=resources.gpu > 0))
     logger.info("reference model for %s computed by a Ray task on %s (shared weights %s)", spec.name,
                 outputs.device, "cached" if outputs.cached else "trained")
     return outputs

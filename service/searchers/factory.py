@@ -1,59 +1,91 @@
-"""Build the searcher a job asks for, each over the same unit cube and metric."""
+"""Build the searcher a job asks for, each over the same unit cube and metric, and warm-start it
+from the store when the job resumes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from ray import tune
 from ray.tune.search import ConcurrencyLimiter, Searcher
-from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from sampler_space.space import SamplerSpace
 from service.searchers.gp_ucb import SUGGESTION_KEY, GpUcbSearcher
+from service.spec import SEARCHERS
 
 METRIC = "objective"
 MODE = "max"
 
 
-def search_space(parameter_names: list[str]) -> dict[str, Any]:
-    """Tune's description of the unit cube, for the peers (GP-UCB keeps its own)."""
-    return {name: tune.uniform(0.0, 1.0) for name in parameter_names}
+@dataclass(frozen=True)
+class SearchHistory:
+    """What a resumed job's searcher learns from the store.
+
+    Attributes:
+        finished: ``(params, metric)`` of every finished trial; ``metric`` is ``None`` for a failed one.
+        interrupted: params of trials that were running when the job stopped; they are suggested
+            again first, with their own points (a ``_suggestion`` key says where a point came from).
+    """
+
+    finished: list[tuple[dict[str, float], float | None]] = field(default_factory=list)
+    interrupted: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fresh(self) -> bool:
+        return not self.finished and not self.interrupted
 
 
-def uniform_point(parameter_names: list[str]) -> dict[str, float]:
-    """The all-equal-knots point: the uniform sampler, evaluated first as every job's baseline."""
-    return {name: 0.5 for name in parameter_names}
+def _points(points: list[dict[str, Any]], space: SamplerSpace) -> list[dict[str, float]]:
+    return [{name: float(point[name]) for name in space.names} for point in points]
 
 
-def make_searcher(name: str, parameter_names: list[str], *, n_initial: int, beta: float, seed: int,
-                  parallel: int, start_uniform: bool = True) -> tuple[Searcher | BasicVariantGenerator, dict[str, Any]]:
+def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float, seed: int, parallel: int,
+                  start_uniform: bool = True, history: SearchHistory | None = None,
+                  ) -> tuple[Searcher, dict[str, Any]]:
     """``(search_alg, param_space)`` for ``tune.TuneConfig`` / ``tune.Tuner``.
 
-    ``gp-ucb``: :class:`GpUcbSearcher` (its own space, so ``param_space`` is empty).
-    ``random``: Tune's ``BasicVariantGenerator`` drawing uniformly from the cube.
+    ``gp-ucb``: :class:`GpUcbSearcher`.
+    ``random``: Tune's ``OptunaSearch`` with Optuna's ``RandomSampler`` (uniform on the cube).
     ``optuna``: Tune's ``OptunaSearch`` with Optuna's TPE (``n_startup_trials = n_initial``).
-    Model-based searchers are wrapped in a ``ConcurrencyLimiter`` of ``parallel``. With
-    ``start_uniform`` every searcher evaluates :func:`uniform_point` first.
+    Each is a Tune ``Searcher`` (so every suggestion can carry its trial index) with its own
+    space (``param_space`` is empty), in a ``ConcurrencyLimiter`` of ``parallel``. A fresh job
+    with ``start_uniform`` evaluates :meth:`SamplerSpace.uniform_point` first.
+
+    Resuming (``history`` not fresh): every searcher re-runs the interrupted points first and
+    learns the finished trials as observations, so GP-UCB and TPE neither repeat them nor restart
+    their initial design; random search, which learns nothing, is re-seeded from ``(seed,
+    finished count)`` so that it draws new points instead of its first ones again.
     """
-    first = [uniform_point(parameter_names)] if start_uniform else []
+    history = history or SearchHistory()
+    first = [space.uniform_point()] if start_uniform and history.fresh else []
     if name == "gp-ucb":
-        searcher = GpUcbSearcher(parameter_names, METRIC, MODE, n_initial=n_initial, beta=beta, seed=seed)
+        searcher = GpUcbSearcher(space.names, METRIC, MODE, n_initial=n_initial, beta=beta, seed=seed)
         for point in first:
             searcher.requeue({**point, SUGGESTION_KEY: "uniform"})
+        for params, metric in history.finished:
+            searcher.add_evaluated_point(params, metric, error=metric is None)
+        searcher.skip_initial_points(min(len(history.finished) + len(history.interrupted), n_initial))
+        for params in history.interrupted:
+            searcher.requeue(params)
         return ConcurrencyLimiter(searcher, max_concurrent=parallel), {}
-    if name == "random":
-        generator = BasicVariantGenerator(points_to_evaluate=first or None, random_state=seed, max_concurrent=parallel)
-        return generator, search_space(parameter_names)
-    if name == "optuna":
+    if name in ("random", "optuna"):
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_initial)
-        optuna_space = {n: optuna.distributions.FloatDistribution(0.0, 1.0) for n in parameter_names}
+        if name == "random":
+            # A resumed random search goes on with other draws than the ones it has made.
+            random_seed = seed if history.fresh else seed * 1_000_003 + len(history.finished)
+            sampler: optuna.samplers.BaseSampler = optuna.samplers.RandomSampler(seed=random_seed)
+        else:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_initial)
+        optuna_space = {n: optuna.distributions.FloatDistribution(0.0, 1.0) for n in space.names}
+        points = first + _points(history.interrupted, space)
         searcher = OptunaSearch(space=optuna_space, metric=METRIC, mode=MODE, sampler=sampler, seed=seed,
-                                points_to_evaluate=first or None)
+                                points_to_evaluate=points or None)
+        for params, metric in history.finished:
+            searcher.add_evaluated_point(_points([params], space)[0], metric, error=metric is None)
         return ConcurrencyLimiter(searcher, max_concurrent=parallel), {}
-    raise ValueError(f"unknown searcher {name!r}; known: gp-ucb, random, optuna")
+    raise ValueError(f"unknown searcher {name!r}; known: {', '.join(SEARCHERS)}")
 
 
-__all__ = ["METRIC", "MODE", "SUGGESTION_KEY", "make_searcher", "search_space", "uniform_point"]
+__all__ = ["METRIC", "MODE", "SUGGESTION_KEY", "SearchHistory", "make_searcher"]

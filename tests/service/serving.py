@@ -16,18 +16,29 @@ import psutil
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (held open together, so none repeats)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
 class Server:
-    """A running controller: its process, base URL and log file."""
+    """A running controller: its process, base URL, log file and working directory."""
 
     process: subprocess.Popen
     url: str
     log: Path
+    workdir: Path
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -57,18 +68,18 @@ class Server:
 def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | None = None,
                  timeout: float = 90.0) -> Server:
     """``samplersearch serve`` on a free port with its own cache and results dirs; waits for /health."""
-    port = free_port()
+    port, dashboard_port = free_ports(2)
     log = workdir / f"serve-{port}.log"
     env = {**os.environ, "SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"),
            "SAMPLERSEARCH_RESULTS_DIR": str(workdir / "ray"), "SAMPLERSEARCH_DATA_DIR": str(workdir / "data"),
-           "SAMPLERSEARCH_NUM_CPUS": "2", "SAMPLERSEARCH_DASHBOARD_PORT": str(free_port()),
+           "SAMPLERSEARCH_NUM_CPUS": "2", "SAMPLERSEARCH_DASHBOARD_PORT": str(dashboard_port),
            **(extra_env or {})}
     with open(log, "ab") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(port), "--db", database_url],
             cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    server = Server(process, f"http://127.0.0.1:{port}", log, workdir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

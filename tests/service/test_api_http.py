@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from pathlib import Path
 
+import httpx
 import psutil
 import pytest
+from ray_probe import http_status, is_loopback, refuses_unauthenticated
 
 from sampler_space import sampler_from_document
 from serving import Server, finished, start_server, wait_for
@@ -17,9 +21,22 @@ SMALL_JOB = {"task": {"name": "digits", "label_noise": 0.2}, "search": {"trials"
 def server(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("serve")
     (workdir / "data").mkdir()
-    server = start_server(workdir, f"sqlite:///{workdir / 'jobs.db'}", {"SAMPLERSEARCH_MAX_TRIALS": "50"})
+    # HOME is the work directory, so that a token file Ray might write of its own would show.
+    server = start_server(workdir, f"sqlite:///{workdir / 'jobs.db'}", {"SAMPLERSEARCH_MAX_TRIALS": "50",
+                                                                        "HOME": str(workdir)})
     yield server
     server.stop()
+
+
+def ray_token(server: Server) -> str:
+    return (server.workdir / ".samplersearch" / "ray_auth_token").read_text().strip()
+
+
+def ray_jobs_client(server: Server):
+    from ray.job_submission import JobSubmissionClient
+
+    dashboard = server.client().get("/health").json()["ray_dashboard"]
+    return JobSubmissionClient(dashboard, headers={"Authorization": f"Bearer {ray_token(server)}"})
 
 
 def driver_processes(job_id: int) -> list[psutil.Process]:
@@ -178,8 +195,11 @@ def test_a_crashed_job_driver_fails_its_job_with_the_reason(server: Server) -> N
     for driver in driver_processes(job["id"]):
         driver.kill()
     failed = wait_for(client, job["id"], finished, timeout=30)
-    assert failed["status"] == "failed" and "job driver exited with code -9" in failed["error"]
+    assert failed["status"] == "failed", failed
+    assert f"Ray job samplersearch-job-{job['id']}) ended FAILED" in failed["error"]
+    assert "-9" in failed["error"] or "137" in failed["error"]  # the SIGKILL, as Ray reports it
     assert failed["trials_done"] >= 1
+    assert "running" not in {t["status"] for t in client.get(f"/jobs/{job['id']}/trials").json()}
 
 
 def test_killed_controller_resumes_its_job_without_losing_or_repeating_trials(tmp_path) -> None:
@@ -195,7 +215,7 @@ def test_killed_controller_resumes_its_job_without_losing_or_repeating_trials(tm
         assert drivers
     finally:
         first.kill()
-    psutil.wait_procs(drivers, timeout=10)
+    psutil.wait_procs(drivers, timeout=30)
     assert driver_processes(job["id"]) == [], "the job driver must die with its controller"
 
     second = start_server(tmp_path, database)
@@ -213,11 +233,9 @@ def test_killed_controller_resumes_its_job_without_losing_or_repeating_trials(tm
 
 
 def test_bearer_token_guards_everything_but_health(tmp_path) -> None:
-    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_API_TOKEN": "s3cret",
-                                                                         "SAMPLERSEARCH_DASHBOARD": "false"})
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_API_TOKEN": "s3cret"})
     try:
         assert server.client().get("/health").status_code == 200
-        assert server.client().get("/health").json()["ray_dashboard"] is None
         assert server.client().get("/jobs").status_code == 401
         assert server.client("wrong").get("/tasks").status_code == 401
         assert server.client("s3cret").get("/tasks").status_code == 200
@@ -231,7 +249,7 @@ def test_bearer_token_guards_everything_but_health(tmp_path) -> None:
 
 
 def test_postgresql_store_runs_a_job_the_same_way(tmp_path, postgres_url: str) -> None:
-    server = start_server(tmp_path, postgres_url, {"SAMPLERSEARCH_DASHBOARD": "false"})
+    server = start_server(tmp_path, postgres_url)
     try:
         client = server.client()
         job = client.post("/jobs", json=SMALL_JOB).json()
@@ -241,3 +259,80 @@ def test_postgresql_store_runs_a_job_the_same_way(tmp_path, postgres_url: str) -
         assert client.get(f"/jobs/{job['id']}/sampler").status_code == 200
     finally:
         server.stop()
+
+
+def test_jobs_run_as_ray_jobs_named_by_service_id_with_metadata_logs_and_the_same_status(server: Server) -> None:
+    client = server.client()
+    kept = client.post("/jobs", json=SMALL_JOB).json()
+    cancelled = client.post("/jobs", json={"task": {"name": "digits"},
+                                           "search": {"trials": 40, "initial": 3, "parallel": 1}}).json()
+    wait_for(client, cancelled["id"], lambda j: j["status"] == "running" and j["trials_done"] >= 1)
+    assert f"samplersearch job {cancelled['id']} trial" in " ".join(trial_actor_reprs(server)), \
+        "a running trial's actor names its job and trial in the dashboard"
+    assert client.post(f"/jobs/{cancelled['id']}/cancel").status_code == 200
+    assert wait_for(client, kept["id"], finished)["status"] == "succeeded"
+
+    ray_jobs = ray_jobs_client(server)
+    listed = {job.submission_id: job for job in ray_jobs.list_jobs()}
+    assert all(job.submission_id and job.submission_id.startswith("samplersearch-job-") for job in listed.values()), \
+        "the controller itself must not be a Ray job"
+    for job, ray_status in ((kept, "SUCCEEDED"), (cancelled, "STOPPED")):
+        submission = f"samplersearch-job-{job['id']}"
+        deadline = time.monotonic() + 30  # the store is final before the driver process has exited
+        while not (info := ray_jobs.get_job_info(submission)).status.is_terminal() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert info.status == ray_status
+        assert info.metadata["samplersearch_job_id"] == str(job["id"]) and info.metadata["kind"] == "search"
+        assert info.metadata["task"] == "digits" and info.metadata["trials_url"].endswith(f"/jobs/{job['id']}/trials")
+        assert f"samplersearch job {job['id']}" in ray_jobs.get_job_logs(submission)
+        links = client.get(f"/jobs/{job['id']}").json()["links"]
+        assert links["ray_submission_id"] == submission and links["ray_job"].endswith(f"#/jobs/{submission}")
+    assert client.get(f"/jobs/{cancelled['id']}").json()["status"] == "cancelled"
+
+
+def trial_actor_reprs(server: Server) -> list[str]:
+    """The *Repr* of every alive actor, as the dashboard's Actors page shows it."""
+    dashboard = server.client().get("/health").json()["ray_dashboard"]
+    response = httpx.get(f"{dashboard}/api/v0/actors", params={"detail": "1", "limit": "1000"},
+                         headers={"Authorization": f"Bearer {ray_token(server)}"}, timeout=30)
+    response.raise_for_status()
+    actors = response.json()["data"]["result"]["result"]
+    return [actor.get("repr_name") or "" for actor in actors if actor["state"] == "ALIVE"]
+
+
+def listening_sockets(server: Server) -> list[tuple[str, str, int]]:
+    """``(process name, ip, port)`` of every listening TCP socket of the controller and its children."""
+    found = []
+    for process in [psutil.Process(server.process.pid), *server.descendants()]:
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        found += [(process.name(), c.laddr.ip, c.laddr.port) for c in connections if c.status == psutil.CONN_LISTEN]
+    return found
+
+
+def test_local_ray_listens_on_loopback_only_and_refuses_callers_without_the_token(server: Server) -> None:
+    client = server.client()
+    job = client.post("/jobs", json={"task": {"name": "digits"}, "search": {"trials": 40, "initial": 3, "parallel": 1}})
+    wait_for(client, job.json()["id"], lambda j: j["trials_done"] >= 1)
+    try:
+        sockets = listening_sockets(server)
+        names = {name for name, _, _ in sockets}
+        assert {"gcs_server", "raylet"} <= names, sockets  # the head and a running job are in view
+        exposed = [(name, ip, port) for name, ip, port in sockets if not is_loopback(ip)]
+        assert [s for s in exposed if not refuses_unauthenticated(s[2])] == [], exposed
+        # What would listen beyond loopback on a cluster refuses callers without the token here too.
+        gcs_ports = [port for name, _, port in sockets if name == "gcs_server"]
+        assert all(refuses_unauthenticated(port) for port in gcs_ports)
+        dashboard_port = int(client.get("/health").json()["ray_dashboard"].rsplit(":", 1)[1])
+        assert http_status(dashboard_port, "/api/jobs/") == 401
+        assert http_status(dashboard_port, "/api/jobs/", {"Authorization": f"Bearer {ray_token(server)}"}) == 200
+    finally:
+        client.post(f"/jobs/{job.json()['id']}/cancel")
+
+
+def test_the_ray_token_file_is_private_and_ray_writes_none_of_its_own(server: Server) -> None:
+    token_file = server.workdir / ".samplersearch" / "ray_auth_token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(ray_token(server)) >= 32
+    assert not (Path(server.workdir) / ".ray" / "auth_token").exists()

@@ -4,6 +4,7 @@ any work starts."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from typer.testing import CliRunner
@@ -70,3 +71,21 @@ def test_tasks_lists_every_builtin_task() -> None:
 def test_export_of_an_unknown_job_is_a_clear_error(tmp_path) -> None:
     result = runner.invoke(app, ["export", "--job", "42", "--db", f"sqlite:///{tmp_path / 'j.db'}"])
     assert result.exit_code == 2 and "no job 42" in result.output
+
+
+def test_the_console_script_is_main_which_applies_the_log_level() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    assert entry_points(group="console_scripts")["samplersearch"].value == "service.cli:main"
+    loud = subprocess.run([sys.executable, "-m", "service", "tasks"], capture_output=True, text=True,
+                          env={"SAMPLERSEARCH_LOG_LEVEL": "loud", "PATH": ""}, timeout=120)
+    assert loud.returncode == 2 and "log_level" in loud.stderr and "Traceback" not in loud.stderr
+    debug = subprocess.run([sys.executable, "-c", "import logging, sys; sys.argv = ['samplersearch', 'tasks']; "
+                            "from service.cli import main; import contextlib\n"
+                            "with contextlib.suppress(SystemExit): main()\n"
+                            "print(logging.getLogger().getEffectiveLevel())"],
+                           capture_output=True, text=True, env={"SAMPLERSEARCH_LOG_LEVEL": "debug", "PATH": ""},
+                           timeout=120)
+    assert debug.stdout.strip().splitlines()[-1] == str(logging.DEBUG), debug.stderr

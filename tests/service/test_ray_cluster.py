@@ -1,5 +1,6 @@
-"""A real multi-process Ray cluster: a head without GPUs and a worker node declaring a logical
-GPU. A job asking for half a GPU per trial must run every trial on the worker node."""
+"""A real multi-process Ray cluster with token authentication: a head without GPUs (its
+dashboard is the Job API the service submits to) and a worker node declaring a logical GPU. A job
+asking for half a GPU per trial must run as a Ray job with every trial on the worker node."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from serving import finished, free_port, start_server, wait_for
+from serving import finished, free_port, free_ports, start_server, wait_for
 
-# `ray start` nodes and the drivers that join them must agree on Ray 2.60's token authentication;
-# this private single-machine cluster runs without it, as the compose file's network does.
-CLUSTER_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+# One token shared by every node through the environment, as the compose file does.
+CLUSTER_TOKEN = "multi-node-test-" + os.urandom(16).hex()
+CLUSTER_ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": CLUSTER_TOKEN}
+CLUSTER_ENV.pop("RAY_AUTH_TOKEN_PATH", None)
 
 
 def ray_node(arguments: list[str], log: Path) -> subprocess.Popen:
@@ -56,9 +58,10 @@ def node_ports(slot: int) -> list[str]:
     """Distinct ports for each node on this one machine (Ray's defaults would collide).
     Worker ports come from a range below the kernel's ephemeral ports, one block per node."""
     low = _WORKER_PORT_BASE + 120 * slot
-    return [f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
-            f"--metrics-export-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-            f"--dashboard-agent-grpc-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
+    ports = free_ports(6)
+    return [f"--node-manager-port={ports[0]}", f"--object-manager-port={ports[1]}",
+            f"--metrics-export-port={ports[2]}", f"--dashboard-agent-listen-port={ports[3]}",
+            f"--dashboard-agent-grpc-port={ports[4]}", f"--runtime-env-agent-port={ports[5]}",
             f"--min-worker-port={low}", f"--max-worker-port={low + 100}"]
 
 
@@ -74,10 +77,14 @@ def wait_for_nodes(address: str, count: int, timeout: float = 90) -> dict[str, d
 
 
 def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> None:
-    port = free_port()
+    from service.cluster import open_cluster
+    from service.config import Settings
+
+    port, dashboard = free_port(), free_port()
     address = f"127.0.0.1:{port}"
-    head = ray_node(["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--include-dashboard=false",
-                     f"--ray-client-server-port={free_port()}", *node_ports(0)], tmp_path / "head.log")
+    head = ray_node(["--head", f"--port={port}", "--num-cpus=1", "--num-gpus=0", "--dashboard-host=127.0.0.1",
+                     f"--dashboard-port={dashboard}", f"--ray-client-server-port={free_port()}", *node_ports(0)],
+                    tmp_path / "head.log")
     worker = None
     server = None
     try:
@@ -86,17 +93,20 @@ def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> N
         nodes = wait_for_nodes(address, 2)
         gpu_nodes = [node for node, resources in nodes.items() if resources.get("GPU", 0) >= 1]
         assert len(gpu_nodes) == 1
-        server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_RAY_ADDRESS": address,
-                                                                              "SAMPLERSEARCH_DASHBOARD": "false",
-                                                                              "RAY_AUTH_MODE": "disabled"})
+        jobs_url = f"http://127.0.0.1:{dashboard}"
+        with pytest.raises(ConnectionError, match="refused the token"):
+            open_cluster(Settings(ray_address=jobs_url, ray_auth_token="wrong"))
+        server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_RAY_ADDRESS": jobs_url,
+                                                                              "RAY_AUTH_TOKEN": CLUSTER_TOKEN})
         client = server.client()
-        assert client.get("/health").json()["ray_address"].endswith(f":{port}")
+        assert client.get("/health").json()["ray_address"] == jobs_url
         response = client.post("/jobs", json={"task": {"name": "digits"},
                                               "search": {"trials": 3, "initial": 2, "parallel": 2},
                                               "resources": {"cpu": 1, "gpu": 0.5}})
         assert response.status_code == 201, response.text
         job = wait_for(client, response.json()["id"], finished, timeout=240)
         assert job["status"] == "succeeded", job["error"]
+        assert job["links"]["ray_submission_id"] == f"samplersearch-job-{job['id']}"
         trials = client.get(f"/jobs/{job['id']}/trials").json()
         assert len(trials) == 3
         assert {t["worker_node"] for t in trials} == set(gpu_nodes)
@@ -110,12 +120,13 @@ def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> N
 
 
 def test_a_dead_ray_address_fails_at_once_with_the_address() -> None:
-    from service.runner import join_cluster
+    from service.cluster import open_cluster
+    from service.config import Settings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{probe.getsockname()[1]}"  # bound, not listening: connections are refused
         started = time.monotonic()
-        with pytest.raises(ConnectionError, match=f"no Ray cluster answers at {dead}"):
-            join_cluster(dead)
+        with pytest.raises(ConnectionError, match=f"no Ray cluster answers at http://{dead}"):
+            open_cluster(Settings(ray_address=dead))
     assert time.monotonic() - started < 5

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from service.config import Settings
-from service.reference_task import compute_reference, runs_as_ray_task
+from service.jobs.reference import compute_reference, runs_as_ray_task
 from service.spec import Resources
 from workers.tasks import TaskSpec, load_task_data
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sampler_space import load_sampler, parameter_names
 from service.cli import app
 from service.config import Settings
-from service.runner import job_sampler_document, run_job
+from service.jobs import job_sampler_document, run_job
 from service.searchers import GpUcbSearcher
 from service.spec import JobSpec
 from service.store import Store
@@ -128,7 +128,7 @@ def test_a_job_asking_for_gpus_on_a_cluster_without_fails_fast(tmp_path) -> None
     store = Store(settings.database_url)
     spec = JobSpec.model_validate({"task": {"name": "digits"}, "search": {"trials": 2}, "resources": {"gpu": 1}})
     job = run_job(store, store.create_job(spec.model_dump()).id, settings)
-    assert job.status == "failed" and "resources.gpu=1" in job.error and "GPU" in job.error
+    assert job.status == "failed" and "InsufficientResourcesError: resources.gpu" in job.error and "GPU" in job.error
     assert store.trials(job.id) == []
 
 

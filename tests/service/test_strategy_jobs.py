@@ -11,7 +11,7 @@ from sampler_space import sampler_to_document
 from sampler_space.swift import SwiftSampler
 from service.cli import app
 from service.config import Settings
-from service.runner import run_job
+from service.jobs import run_job
 from service.spec import StrategyJobSpec, parse_job_spec
 from service.store import Store
 from workers.reference import build_model, fit_transforms, shared_weights, static_features

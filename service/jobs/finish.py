@@ -1,0 +1,35 @@
+"""Close a job once its Tune run has ended: its final status, best trial and error."""
+
+from __future__ import annotations
+
+from service.models import Job, JobStatus, TrialStatus, utcnow
+from service.spec import JobSpec, parse_job_spec
+from service.store import Store
+
+
+def trial_budget(spec: dict) -> int:
+    """Trials a job of either kind asks for."""
+    parsed = parse_job_spec(spec)
+    return parsed.search.trials if isinstance(parsed, JobSpec) else parsed.run.seeds
+
+
+def finish_job(store: Store, job_id: int) -> Job:
+    """``succeeded`` with the best trial; ``failed`` when no trial succeeded or the run stopped
+    early (e.g. Ctrl-C), with a message that says how to continue it. A job cancelled meanwhile
+    stays cancelled."""
+    job = store.get_job(job_id)
+    if job.status == JobStatus.CANCELLED:
+        return job
+    trials = store.trials(job_id)
+    expected = trial_budget(job.spec)
+    done = sum(t.status.finished for t in trials)
+    if done < expected:
+        return store.update_job(job_id, status=JobStatus.FAILED, finished_at=utcnow(),
+                                error=f"interrupted after {done} of {expected} trials; "
+                                      f"`samplersearch resume --job {job_id}` continues it")
+    best = store.best_trial(job_id)
+    if best is None:
+        errors = [t.error for t in trials if t.error and t.status == TrialStatus.FAILED]
+        reason = f"all {len(trials)} trials failed" + (f"; first error: {errors[0]}" if errors else "")
+        return store.update_job(job_id, status=JobStatus.FAILED, error=reason, finished_at=utcnow())
+    return store.update_job(job_id, status=JobStatus.SUCCEEDED, best_trial_index=best.index, finished_at=utcnow())
