@@ -51,6 +51,11 @@ def describe_error(trial: Any) -> str:
     return "trial failed without an error message"
 
 
+def _log(job_id: int, index: int, outcome: str) -> None:
+    """One line per finished trial in the driver's log (the Ray dashboard shows it)."""
+    print(f"samplersearch job {job_id} trial {index} {outcome}", flush=True)
+
+
 class TrialRecorder(Callback):
     """Records trials of job ``job_id``.
 
@@ -94,13 +99,17 @@ class TrialRecorder(Callback):
         self.store.add_trial_result(self.job_id, self._index(trial, trials), row)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        index = self._index(trial, trials)
         metric = (trial.last_result or {}).get("objective")
         if metric is None or not math.isfinite(float(metric)):
-            self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED,
+            self.store.finish_trial(self.job_id, index, status=TrialStatus.FAILED,
                                     error="trial finished without a finite objective")
+            _log(self.job_id, index, "failed: no finite objective")
             return
-        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.SUCCEEDED, metric=float(metric))
+        self.store.finish_trial(self.job_id, index, status=TrialStatus.SUCCEEDED, metric=float(metric))
+        _log(self.job_id, index, f"succeeded, objective {float(metric):.4f}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED,
-                                error=describe_error(trial))
+        error = describe_error(trial)
+        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED, error=error)
+        _log(self.job_id, self._index(trial, trials), f"failed: {error}")

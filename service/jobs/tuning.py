@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune.trainable import wrap_function
 
 from service.config import Settings
 from service.jobs.recorder import TrialRecorder
@@ -57,9 +58,10 @@ def run_trials(store: Store, job_id: int, run: TrialRun, resources: Resources, s
     store.update_job(job_id, tune_experiment=experiment)
     index_key = "seed" if run.search_alg is None else TRIAL_INDEX_KEY
     search_alg = None if run.search_alg is None else TrialIndexer(run.search_alg, run.free_indices)
-    trainable = recognisable(run.trainable, job_id, index_key)
+    trainable = recognisable(tune.with_resources(wrap_function(run.trainable),
+                                                 {"cpu": resources.cpu, "gpu": resources.gpu}), job_id, index_key)
     tuner = tune.Tuner(
-        tune.with_resources(trainable, {"cpu": resources.cpu, "gpu": resources.gpu}),
+        trainable,
         param_space=run.param_space,
         tune_config=tune.TuneConfig(search_alg=search_alg, metric=METRIC, mode=MODE,
                                     num_samples=1 if run.search_alg is None else len(run.free_indices),
