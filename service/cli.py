@@ -394,7 +394,7 @@ def serve(
     import uvicorn
 
     from service.api import create_app
-    from service.cluster import RayStartError
+    from service.cluster import RayStartError, check_dashboard_port
 
     settings = _settings(db)
     if ray_address:
@@ -403,6 +403,8 @@ def serve(
         settings = settings.model_copy(update={"dashboard_port": dashboard_port})
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     try:
+        if settings.ray_address is None:
+            check_dashboard_port(settings.dashboard_port)  # before uvicorn, so the error is one line
         uvicorn.run(create_app(settings, public_url=f"http://{shown_host}:{port}"), host=host, port=port,
                     log_level="warning")
     except RayStartError as error:

@@ -216,6 +216,14 @@ _HEAD_PORTS = ("port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port
                "runtime-env-agent-port", "node-manager-port", "object-manager-port", "ray-client-server-port")
 
 
+def check_dashboard_port(port: int) -> None:
+    """Raise :class:`RayStartError` naming the fix when a local head's dashboard ``port`` is taken
+    (0 means any free port and is never taken)."""
+    if port and _port_taken(port):
+        raise RayStartError(f"port {port} (the Ray dashboard of a local Ray) is in use, probably by another "
+                            "samplersearch serve or Ray; pass --dashboard-port with a free port, or 0 for any free one")
+
+
 def local_head_command(settings: Settings, dashboard_port: int, ports: list[int]) -> list[str]:
     """The command line of a local head (``service.local_head`` around ``ray start --head --block``):
     loopback for the node and every HTTP server, a distinct free port for every other server
@@ -235,10 +243,8 @@ def start_local_head(settings: Settings, timeout_s: float = 120.0) -> LocalRayHe
 
     Raises :class:`RayStartError` naming the fix when the dashboard port is taken or Ray does not
     come up."""
+    check_dashboard_port(settings.dashboard_port)
     port = settings.dashboard_port or free_port()
-    if _port_taken(port):
-        raise RayStartError(f"port {port} (the Ray dashboard of a local Ray) is in use, probably by another "
-                            "samplersearch serve or Ray; pass --dashboard-port with a free port, or 0 for any free one")
     token = local_token(settings.ray_auth_token_file)
     log_path = settings.ray_auth_token_file.resolve().parent / "ray-head.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.api.routes import api_routes
+from service.api.routes import PUBLIC_PATHS, api_routes, token_matches
 from service.cluster import RayCluster, open_cluster
 from service.config import Settings
 from service.dispatch import JobDispatcher
@@ -66,6 +66,17 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         lifespan=lifespan,
     )
     app.include_router(api_routes(token_required=settings.api_token is not None))
+
+    if settings.api_token is not None:
+        token = settings.api_token.get_secret_value()
+
+        @app.middleware("http")
+        async def _authenticate_first(request: Request, call_next):  # noqa: ANN001, ANN202
+            # Before routing reads the body: a wrong token gets 401 whatever the body holds.
+            if request.url.path not in PUBLIC_PATHS and not token_matches(request.headers.get("authorization"), token):
+                return JSONResponse(status_code=401, content={"detail": "missing or wrong bearer token"},
+                                    headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

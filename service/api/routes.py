@@ -30,9 +30,20 @@ def controller(request: Request) -> Any:
 Controller = Annotated[Any, Depends(controller)]
 
 
+#: paths anyone may read: health and the API's own documentation
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+def token_matches(authorization: str | None, token: str) -> bool:
+    """True when an ``Authorization`` header value is ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), token.encode())
+
+
 def require_token(request: Request,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """When ``SAMPLERSEARCH_API_TOKEN`` is set, demand ``Authorization: Bearer <token>``."""
+    """When ``SAMPLERSEARCH_API_TOKEN`` is set, demand ``Authorization: Bearer <token>``. The app's
+    middleware checks the same before the body is read; this dependency documents it in OpenAPI."""
     token = request.app.state.controller.settings.api_token
     if token is None:
         return

@@ -240,6 +240,11 @@ def test_bearer_token_guards_everything_but_health(tmp_path) -> None:
         assert server.client("wrong").get("/tasks").status_code == 401
         assert server.client("s3cret").get("/tasks").status_code == 200
         assert server.client("s3cret").post("/jobs", json={"task": {"name": "cifar"}}).status_code == 422
+        # Authentication comes before the body is read: a bad body with a wrong token is 401, not 422.
+        assert server.client("wrong").post("/jobs", json={"task": {"name": "cifar"}}).status_code == 401
+        assert server.client("wrong").post("/jobs", content=b"{not json",
+                                           headers={"content-type": "application/json"}).status_code == 401
+        assert server.client().get("/openapi.json").status_code == 200
         document = server.client().get("/openapi.json").json()
         assert "HTTPBearer" in document["components"]["securitySchemes"]
         assert "401" in document["paths"]["/jobs"]["get"]["responses"]

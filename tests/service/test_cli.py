@@ -89,3 +89,20 @@ def test_the_console_script_is_main_which_applies_the_log_level() -> None:
                            capture_output=True, text=True, env={"SAMPLERSEARCH_LOG_LEVEL": "debug", "PATH": ""},
                            timeout=120)
     assert debug.stdout.strip().splitlines()[-1] == str(logging.DEBUG), debug.stderr
+
+
+def test_a_second_serve_on_a_taken_dashboard_port_fails_with_one_line_naming_the_option(tmp_path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "service", "serve", "--port", "0", "--dashboard-port", str(port),
+                                 "--db", f"sqlite:///{tmp_path / 'jobs.db'}"], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--dashboard-port" in result.stderr and f"port {port}" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
