@@ -87,10 +87,21 @@ def _transform_from_document(item: Any, index: int) -> FittedTransform:
                            torch.tensor(values, dtype=torch.float64))
 
 
+#: the fields of a version-1 document; any other field is refused, so that a typo is not ignored
+DOCUMENT_FIELDS = frozenset({"format", "version", "kind", "features", "segments", "knots", "epsilon", "transforms",
+                             "source"})
+#: the largest epsilon accepted: beyond it every weight is epsilon and the sampler is uniform anyway
+MAX_EPSILON = 1.0
+
+
 def sampler_from_document(document: Any) -> SwiftSampler:
     """Validate ``document`` and build the sampler it describes."""
     if not isinstance(document, dict):
         raise SamplerFormatError("a sampler document must be a JSON object")
+    extra = sorted(set(document) - DOCUMENT_FIELDS)
+    if extra:
+        raise SamplerFormatError(f"unknown field {extra[0]!r:.80}; a version-1 document has "
+                                 f"{', '.join(sorted(DOCUMENT_FIELDS))}")
     if _require(document, "format", str) != FORMAT_NAME:
         raise SamplerFormatError(f"field 'format' must be {FORMAT_NAME!r}, got {document['format']!r}")
     version = _require(document, "version", int)
@@ -103,7 +114,9 @@ def sampler_from_document(document: Any) -> SwiftSampler:
         raise SamplerFormatError("field 'features' must be a non-empty list of names")
     unknown = [f for f in features if f not in FEATURE_NAMES]
     if unknown:
-        raise SamplerFormatError(f"field 'features': unknown feature {unknown[0]!r}; known: {', '.join(FEATURE_NAMES)}")
+        raise SamplerFormatError(f"field 'features': unknown feature {unknown[0]!r:.80}; known: {', '.join(FEATURE_NAMES)}")
+    if len(set(features)) != len(features):
+        raise SamplerFormatError("field 'features' must not repeat a feature")
     segments = _require(document, "segments", int)
     if segments < 1:
         raise SamplerFormatError("field 'segments' must be at least 1")
@@ -119,8 +132,8 @@ def sampler_from_document(document: Any) -> SwiftSampler:
             raise SamplerFormatError(f"field 'knots[{n}]' values must lie in [0, 1]")
         rows.append(row)
     epsilon = _require(document, "epsilon", (int, float))
-    if not (math.isfinite(epsilon) and epsilon > 0):
-        raise SamplerFormatError("field 'epsilon' must be a positive finite number")
+    if isinstance(epsilon, bool) or not (math.isfinite(epsilon) and 0 < epsilon <= MAX_EPSILON):
+        raise SamplerFormatError(f"field 'epsilon' must be a number in (0, {MAX_EPSILON:g}]")
     transforms = _require(document, "transforms", list)
     if len(transforms) != len(features):
         raise SamplerFormatError(
@@ -138,10 +151,19 @@ def save_sampler(sampler: SwiftSampler, path: str | Path) -> None:
 
 
 def load_sampler(path: str | Path) -> SwiftSampler:
-    """Read and validate a sampler JSON file; raises :class:`SamplerFormatError` on any defect."""
-    text = Path(path).read_text()
+    """Read and validate a sampler JSON file; raises :class:`SamplerFormatError` on any defect
+    (``FileNotFoundError`` when there is no such file)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise SamplerFormatError(f"{path}: not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SamplerFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SamplerFormatError(f"{path}: not valid JSON ({error})") from error
+        raise SamplerFormatError(f"{path}: not valid JSON ({error})") from None
+    except (RecursionError, ValueError) as error:  # nesting too deep; an integer of thousands of digits
+        raise SamplerFormatError(f"{path}: not a sampler document ({type(error).__name__}: {str(error)[:120]})") from None
     return sampler_from_document(document)

@@ -66,6 +66,19 @@ DataOpt = Annotated[Optional[str], typer.Option("--data", help="arrays task: .np
 SeedOpt = Annotated[int, typer.Option("--seed", help="seeds data perturbation, shared weights and the search")]
 
 
+def _check_data_file(task: str, data: str | None, settings: Settings) -> None:
+    """Refuse a missing or misplaced data file before the store or Ray is touched."""
+    from workers.tasks import get_task
+    from workers.tasks.builtin import resolve_data_file
+    from workers.tasks.definition import TaskDataError
+
+    if get_task(task).takes_data:
+        try:
+            resolve_data_file(data, settings.data_dir)
+        except TaskDataError as error:
+            _fail(f"--data: {error}")
+
+
 def _watch(store: Store, job_id: int, total: int, stop: threading.Event) -> None:
     """Show live progress from the store (the source of truth) until ``stop`` is set."""
     with Progress(TextColumn("[bold]job {task.fields[job]}"), BarColumn(), MofNCompleteColumn(),
@@ -114,6 +127,7 @@ def run(
         _fail(_validation_message(error))
     if spec.search.trials > settings.max_trials:
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
+    _check_data_file(spec.task.name, spec.task.data, settings)
 
     store = Store(settings.database_url)
     job = store.create_job(spec.model_dump(), status=JobStatus.RUNNING)  # this process owns it: never queued

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
         public_url: the service's own URL as users reach it, written into each Ray job's metadata
             so that the dashboard's job entry links to the service's trial view.
         log_level: Python logging level of the CLI, ``serve`` and job drivers.
+        max_request_bytes: largest request body the REST API reads; larger ones get 413.
     """
 
     model_config = SettingsConfigDict(env_prefix="SAMPLERSEARCH_", populate_by_name=True)
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     dashboard_url: str | None = None
     public_url: str | None = None
     log_level: str = "WARNING"
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
     @field_validator("api_token", "ray_address", "dashboard_url", "public_url", "ray_auth_token", mode="before")
     @classmethod

@@ -6,9 +6,20 @@ name the offending field.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from sampler_space.features import FEATURE_NAMES
 from sampler_space.sampler_json import SamplerFormatError, sampler_from_document
@@ -18,6 +29,10 @@ from workers.tasks import TaskSpec, get_task
 from workers.tasks.registry import UnknownTaskError
 
 SEARCHERS = ("gp-ucb", "random", "optuna")
+#: the largest seed, epoch count or index a job may ask for (the store's 32-bit integers)
+MAX_INT = 2**31 - 1
+#: every spec model: no unknown fields, and no NaN or infinity in any number
+SPEC_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
 #: pseudo-strategy of strategy jobs: fixed weights from an exported Swift Sampler
 SWIFT = "swift"
 
@@ -25,13 +40,14 @@ SWIFT = "swift"
 class TaskConfig(BaseModel):
     """Which task, and how its training split is perturbed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
-    name: str = Field(examples=["mnist1d"])
+    name: str = Field(max_length=64, examples=["mnist1d"])
     label_noise: float = Field(default=0.0, ge=0.0, lt=1.0, description="fraction of training labels flipped")
     noise_kind: Literal["symmetric", "asymmetric"] = "symmetric"
-    imbalance: float = Field(default=1.0, ge=1.0, description="long-tail ratio n_max/n_min of the training split")
-    data: str | None = Field(default=None, description="arrays task: .npz path relative to the data directory")
+    imbalance: float = Field(default=1.0, ge=1.0, le=1e6, description="long-tail ratio n_max/n_min of the training split")
+    data: str | None = Field(default=None, min_length=1, max_length=255,
+                             description="arrays task: .npz path relative to the data directory")
 
     @field_validator("name")
     @classmethod
@@ -42,6 +58,19 @@ class TaskConfig(BaseModel):
             raise ValueError(str(error)) from None
         return name
 
+    @field_validator("data")
+    @classmethod
+    def _plain_path(cls, data: str | None) -> str | None:
+        if data is not None and ("\x00" in data or any(len(part) > 255 for part in data.split("/"))):
+            raise ValueError("must be a path without NUL characters and with names of at most 255 characters")
+        return data
+
+    @model_validator(mode="after")
+    def _data_only_for_tasks_that_read_it(self) -> "TaskConfig":
+        if self.data is not None and not get_task(self.name).takes_data:
+            raise ValueError(f"data: task {self.name!r} reads no data file; leave data out")
+        return self
+
     def to_task_spec(self) -> TaskSpec:
         return TaskSpec(self.name, self.label_noise, self.noise_kind, self.imbalance, self.data)
 
@@ -49,21 +78,22 @@ class TaskConfig(BaseModel):
 class SearchConfig(BaseModel):
     """How the sampler space is searched."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
-    trials: int = Field(default=40, ge=1, description="number of candidate samplers evaluated")
-    initial: int = Field(default=8, ge=1, description="scrambled Sobol points before the GP takes over")
-    parallel: int = Field(default=2, ge=1, description="trials running at once")
+    trials: StrictInt = Field(default=40, ge=1, le=MAX_INT, description="number of candidate samplers evaluated")
+    initial: StrictInt = Field(default=8, ge=1, le=10_000, description="scrambled Sobol points before the GP takes over")
+    parallel: StrictInt = Field(default=2, ge=1, le=1024, description="trials running at once")
     searcher: Literal["gp-ucb", "random", "optuna"] = "gp-ucb"
-    fine_tune_epochs: int | None = Field(default=None, ge=1, description="E_f; the task's default when omitted")
-    ucb_beta: float = Field(default=2.0, gt=0.0)
-    seed: int = Field(default=0, ge=0)
+    fine_tune_epochs: StrictInt | None = Field(default=None, ge=1, le=1000,
+                                               description="E_f; the task's default when omitted")
+    ucb_beta: float = Field(default=2.0, gt=0.0, le=1e6)
+    seed: StrictInt = Field(default=0, ge=0, le=MAX_INT)
     objective: Literal["last", "best"] = "last"
     transform: Literal["cgf", "cdf"] = "cgf"
-    features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1)
-    segments: int = Field(default=4, ge=1, le=32)
-    epsilon: float = Field(default=1e-3, gt=0.0)
-    max_failures: int = Field(default=0, ge=0, description="Ray Tune retries of a crashed trial")
+    features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1, max_length=8)
+    segments: StrictInt = Field(default=4, ge=1, le=32)
+    epsilon: float = Field(default=1e-3, gt=0.0, le=1.0)
+    max_failures: StrictInt = Field(default=0, ge=0, le=100, description="Ray Tune retries of a crashed trial")
     start_uniform: bool = Field(default=True, description="evaluate the uniform sampler (all knots 0.5) first")
 
     @field_validator("features")
@@ -80,16 +110,23 @@ class SearchConfig(BaseModel):
 class Resources(BaseModel):
     """Resources of one trial (fractional GPUs share a device)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
-    cpu: float = Field(default=1.0, gt=0.0)
-    gpu: float = Field(default=0.0, ge=0.0)
+    cpu: float = Field(default=1.0, ge=0.0001, le=1024.0)
+    gpu: float = Field(default=0.0, ge=0.0, le=1024.0)
+
+    @field_validator("cpu", "gpu")
+    @classmethod
+    def _ray_granularity(cls, amount: float) -> float:
+        if abs(round(amount, 4) - amount) > 1e-9:
+            raise ValueError("must be a multiple of 0.0001 (Ray's resource granularity)")
+        return amount
 
 
 class JobSpec(BaseModel):
     """A search job: task, search and per-trial resources."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
     kind: Literal["search"] = "search"
     task: TaskConfig
@@ -100,10 +137,26 @@ class JobSpec(BaseModel):
 class StrategyConfig(BaseModel):
     """A fixed strategy by registered name with its options (see ``GET /strategies``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
-    name: str = Field(examples=["adaselection"])
-    options: dict[str, Any] = Field(default_factory=dict, examples=[{"rate": 0.3}])
+    name: str = Field(max_length=64, examples=["adaselection"])
+    options: dict[str, Any] = Field(default_factory=dict, max_length=32, examples=[{"rate": 0.3}])
+
+    @field_validator("options")
+    @classmethod
+    def _finite_numbers(cls, options: dict[str, Any]) -> dict[str, Any]:
+        def check(value: Any, where: str) -> None:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{where}: numbers must be finite")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    check(item, f"{where}.{key}")
+            elif isinstance(value, list):
+                for position, item in enumerate(value):
+                    check(item, f"{where}[{position}]")
+
+        check(options, "options")
+        return options
 
     @field_validator("name")
     @classmethod
@@ -139,19 +192,21 @@ class StrategyRun(BaseModel):
     """How a strategy job trains: one trial per training seed, from scratch, on data perturbed
     with ``data_seed`` (the same noisy data for every seed and every strategy compared)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
-    seeds: int = Field(default=3, ge=1, le=100, description="trials, one per training seed 0..seeds-1")
-    data_seed: int = Field(default=0, ge=0, description="seed of the label noise / imbalance / validation split")
-    epochs: int | None = Field(default=None, ge=1, description="epochs from scratch; the task's default when omitted")
-    parallel: int = Field(default=2, ge=1)
-    max_failures: int = Field(default=0, ge=0)
+    seeds: StrictInt = Field(default=3, ge=1, le=100, description="trials, one per training seed 0..seeds-1")
+    data_seed: StrictInt = Field(default=0, ge=0, le=MAX_INT,
+                                 description="seed of the label noise / imbalance / validation split")
+    epochs: StrictInt | None = Field(default=None, ge=1, le=1000,
+                                     description="epochs from scratch; the task's default when omitted")
+    parallel: StrictInt = Field(default=2, ge=1, le=1024)
+    max_failures: StrictInt = Field(default=0, ge=0, le=100)
 
 
 class StrategyJobSpec(BaseModel):
     """A job that runs a fixed strategy on a task for several seeds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
 
     kind: Literal["strategy"]
     task: TaskConfig

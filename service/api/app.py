@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from service.api.limits import BodySizeLimit
 from service.api.routes import PUBLIC_PATHS, api_routes, token_matches
 from service.cluster import RayCluster, open_cluster
 from service.config import Settings
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
                                     headers={"WWW-Authenticate": "Bearer"})
             return await call_next(request)
 
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         # Job bodies are a union tagged by ``kind``; pydantic puts the tag into every error
@@ -87,7 +90,10 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
             loc = list(item.get("loc", ()))
             if len(loc) >= 2 and loc[0] == "body" and loc[1] in ("search", "strategy") and request.url.path == "/jobs":
                 loc = [loc[0], *loc[2:]] if len(loc) > 2 else loc
-            errors.append({**item, "loc": loc})
+            # Only where and what: the offending input is not echoed (it may be huge, or NaN,
+            # which is not JSON).
+            loc = [part[:100] if isinstance(part, str) else part for part in loc]
+            errors.append({"loc": loc, "msg": str(item.get("msg", ""))[:500], "type": item.get("type", "value_error")})
         return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
 
     @app.exception_handler(JobNotFoundError)

@@ -15,11 +15,14 @@ def trial_budget(spec: dict) -> int:
 
 def finish_job(store: Store, job_id: int) -> Job:
     """``succeeded`` with the best trial; ``failed`` when no trial succeeded or the run stopped
-    early (e.g. Ctrl-C), with a message that says how to continue it. A job cancelled meanwhile
-    stays cancelled."""
+    early, with a message that says how to continue it. A job cancelled meanwhile stays cancelled.
+    Called once Tune's run has ended, so no trial row is left ``running``."""
     job = store.get_job(job_id)
     if job.status == JobStatus.CANCELLED:
         return job
+    # Tune's run is over, so nothing runs any more: a trial still marked running was cut off
+    # (Ctrl-C, or a worker lost without Tune reporting it). Cancelled, it is re-run on resume.
+    store.cancel_running_trials(job_id, "not finished when the job's Tune run ended")
     trials = store.trials(job_id)
     expected = trial_budget(job.spec)
     done = sum(t.status.finished for t in trials)

@@ -8,6 +8,7 @@ without repeating.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from ray.tune import Callback
 from service.models import TrialStatus
 from service.searchers.gp_ucb import SUGGESTION_KEY
 from service.store import Store
+
+logger = logging.getLogger(__name__)
 
 RECORDED_METRICS = ("epoch", "val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second",
                     "backward_samples", "forward_samples", "steps", "test_accuracy", "device", "node_id")
@@ -88,18 +91,26 @@ class TrialRecorder(Callback):
     def _index(self, trial: Any, trials: list) -> int:
         return int(trial.config[self.index_key])
 
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def _started(self, trial: Any) -> int:
+        """The trial's index, after making sure its row exists (Tune may report an error for a
+        trial whose worker died before ``on_trial_start``)."""
+        index = self._index(trial, [])
+        if self.store.trial(self.job_id, index) is None:
+            self._record_start(trial)
+        return index
+
+    def _record_start(self, trial: Any) -> None:
         params = {name: float(trial.config[name]) for name in self.parameter_names}
         suggestion = trial.config.get(SUGGESTION_KEY) or self.searcher or None
-        self.store.start_trial(self.job_id, self._index(trial, trials), params, tune_trial_id=trial.trial_id,
+        self.store.start_trial(self.job_id, self._index(trial, []), params, tune_trial_id=trial.trial_id,
                                suggestion=suggestion)
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+    def _record_result(self, trial: Any, result: dict) -> None:
         row = {key: result[key] for key in RECORDED_METRICS if key in result}
-        self.store.add_trial_result(self.job_id, self._index(trial, trials), row)
+        self.store.add_trial_result(self.job_id, self._started(trial), row)
 
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        index = self._index(trial, trials)
+    def _record_complete(self, trial: Any) -> None:
+        index = self._started(trial)
         metric = (trial.last_result or {}).get("objective")
         if metric is None or not math.isfinite(float(metric)):
             self.store.finish_trial(self.job_id, index, status=TrialStatus.FAILED,
@@ -109,7 +120,29 @@ class TrialRecorder(Callback):
         self.store.finish_trial(self.job_id, index, status=TrialStatus.SUCCEEDED, metric=float(metric))
         _log(self.job_id, index, f"succeeded, objective {float(metric):.4f}")
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def _record_error(self, trial: Any) -> None:
+        index = self._started(trial)
         error = describe_error(trial)
-        self.store.finish_trial(self.job_id, self._index(trial, trials), status=TrialStatus.FAILED, error=error)
-        _log(self.job_id, self._index(trial, trials), f"failed: {error}")
+        self.store.finish_trial(self.job_id, index, status=TrialStatus.FAILED, error=error)
+        _log(self.job_id, index, f"failed: {error}")
+
+    # Tune's callbacks. An exception escaping one would abort ``Tuner.fit`` and so the whole job:
+    # a write that fails is logged, and the job's end (``finish_job``) closes what was left open.
+
+    def _guarded(self, what: str, record: Any, *args: Any) -> None:
+        try:
+            record(*args)
+        except Exception:  # noqa: BLE001 - see above
+            logger.exception("job %s: could not record %s of a trial", self.job_id, what)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._guarded("the start", self._record_start, trial)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._guarded("a result", self._record_result, trial, result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._guarded("the end", self._record_complete, trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._guarded("the failure", self._record_error, trial)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from service.cluster import check_resources, connect_driver, driver_cluster_resources
+from service.cluster import check_resources, connect_driver, driver_cluster_resources, in_ray_job
 from service.config import Settings
 from service.jobs.finish import finish_job
 from service.jobs.search import run_search
@@ -41,7 +41,9 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
             run_search(store, job_id, spec, settings, search_alg)
         return finish_job(store, job_id)
     except Exception as error:
-        logger.exception("job %s failed", job_id)
+        # One line for the CLI's user; the traceback in a Ray job's driver log, or at DEBUG.
+        logger.warning("job %s failed: %s: %s", job_id, type(error).__name__, error)
+        logger.log(logging.ERROR if in_ray_job() else logging.DEBUG, "job %s traceback", job_id, exc_info=True)
         if store.get_job(job_id).status == JobStatus.CANCELLED:
             return store.get_job(job_id)
         return store.update_job(job_id, status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}",

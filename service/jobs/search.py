@@ -61,7 +61,7 @@ def search_history(store: Store, job_id: int) -> SearchHistory:
     for trial in store.trials(job_id):
         if trial.status.finished:
             finished.append((trial.params, trial.metric if trial.status == TrialStatus.SUCCEEDED else None))
-        elif trial.status == TrialStatus.RUNNING:
+        else:  # running when its driver died, or cancelled when a run was cut short: not finished
             interrupted.append({**trial.params, SUGGESTION_KEY: trial.suggestion})
     return SearchHistory(finished, interrupted)
 

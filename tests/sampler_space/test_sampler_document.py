@@ -96,3 +96,30 @@ def test_a_json_array_is_refused(tmp_path) -> None:
     path.write_text("[]")
     with pytest.raises(SamplerFormatError, match="JSON object"):
         load_sampler(path)
+
+
+def _file_contents(swift: SwiftSampler) -> dict[str, bytes]:
+    document = sampler_to_document(swift)
+    text = json.dumps(document)
+    return {
+        "deep-nesting": b"[" * 100_000 + b"]" * 100_000,
+        "not-utf8": b"\xff\xfe" + text.encode("utf-16-le"),
+        "huge-integer": text.replace('"version": 1', '"version": ' + "9" * 5000).encode(),
+        "huge-epsilon": json.dumps({**document, "epsilon": 1e300}).encode(),
+        "duplicate-features": json.dumps({**document, "features": ["loss", "loss"]}).encode(),
+        "extra-field": json.dumps({**document, "knotz": [[0.5] * 5] * 2}).encode(),
+        "empty": b"",
+    }
+
+
+@pytest.mark.parametrize("case", ["deep-nesting", "not-utf8", "huge-integer", "huge-epsilon", "duplicate-features",
+                                  "extra-field", "empty", "directory"])
+def test_malformed_files_are_refused_with_a_format_error(swift: SwiftSampler, tmp_path, case: str) -> None:
+    path = tmp_path / "sampler.json"
+    if case == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(_file_contents(swift)[case])
+    with pytest.raises(SamplerFormatError) as refused:
+        load_sampler(path)
+    assert len(str(refused.value)) < 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import time
 from pathlib import Path
@@ -97,13 +98,29 @@ def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -
          ["body", "strategy"]),
         ({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "nws"}, "run": {"seeds": 0}},
          ["body", "run", "seeds"]),
+        ({"task": {"name": "digits", "label_noise": float("nan")}}, ["body", "task", "label_noise"]),
+        ({"task": {"name": "digits", "imbalance": float("inf")}}, ["body", "task", "imbalance"]),
+        ({"task": {"name": "digits"}, "search": {"ucb_beta": float("nan")}}, ["body", "search", "ucb_beta"]),
+        ({"task": {"name": "digits"}, "search": {"epsilon": float("inf")}}, ["body", "search", "epsilon"]),
+        ({"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "nws", "options": {"rate": float("nan")}}},
+         ["body", "strategy", "options"]),
+        ({"task": {"name": "digits"}, "search": {"trials": True}}, ["body", "search", "trials"]),
+        ({"task": {"name": "digits"}, "search": {"seed": 10**30}}, ["body", "search", "seed"]),
+        ({"task": {"name": "digits"}, "search": {"fine_tune_epochs": 10**9}}, ["body", "search", "fine_tune_epochs"]),
+        ({"task": {"name": "digits"}, "resources": {"cpu": 1e-300}}, ["body", "resources", "cpu"]),
+        ({"task": {"name": "arrays", "data": "a\u0000b.npz"}}, ["body", "task", "data"]),
+        ({"task": {"name": "arrays", "data": "x" * 300}}, ["body", "task", "data"]),
+        ({"task": {"name": "digits", "data": "mine.npz"}}, ["body", "task"]),
     ],
     ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
          "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task", "unknown-strategy",
-         "bad-strategy-option", "zero-seeds"],
+         "bad-strategy-option", "zero-seeds", "nan-noise", "infinite-imbalance", "nan-beta", "infinite-epsilon",
+         "nan-strategy-option", "bool-trials", "huge-seed", "huge-epochs", "cpu-below-ray-granularity", "nul-in-data",
+         "long-data-name", "data-for-a-task-without-data"],
 )
 def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, field: list[str]) -> None:
-    response = server.client().post("/jobs", json=body)
+    # json.dumps writes NaN and Infinity as JavaScript does; a careless client sends exactly that.
+    response = server.client().post("/jobs", content=json.dumps(body), headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert field in [error["loc"] for error in response.json()["detail"]], response.text
 
@@ -124,6 +141,23 @@ def test_strategy_job_runs_over_http_and_has_no_sampler(server: Server) -> None:
     assert "test_accuracy" in trials[0]["metrics"][-1]
     sampler = client.get(f"/jobs/{job['id']}/sampler")
     assert sampler.status_code == 409 and "strategy job" in sampler.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_413_without_an_echo_and_the_server_stays_responsive(server: Server) -> None:
+    client = server.client()
+    huge = b'{"task": {"name": "digits", "data": "' + b"x" * 2_000_000 + b'"}}'
+    response = client.post("/jobs", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and len(response.content) < 1000
+    chunks = (huge[i:i + 65536] for i in range(0, len(huge), 65536))  # no Content-Length: streamed
+    streamed = client.post("/jobs", content=chunks, headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert client.get("/health").status_code == 200
+
+
+def test_validation_errors_do_not_echo_the_input(server: Server) -> None:
+    response = server.client().post("/jobs", json={"task": {"name": "digits"}, "search": {"features": ["f" * 50_000]}})
+    assert response.status_code == 422 and len(response.content) < 2000
+    assert all("input" not in error for error in response.json()["detail"])
 
 
 def test_malformed_json_is_422_not_500(server: Server) -> None:

@@ -61,6 +61,18 @@ def test_evaluate_refuses_a_data_file_outside_the_data_directory(tmp_path) -> No
     assert result.exit_code == 2 and "outside the data directory" in result.output
 
 
+def test_run_refuses_a_missing_data_file_before_ray_or_the_store_starts(tmp_path) -> None:
+    import time
+
+    database = tmp_path / "jobs.db"
+    started = time.monotonic()
+    result = runner.invoke(app, ["run", "--task", "arrays", "--data", "absent.npz", "--db", f"sqlite:///{database}"],
+                           env={"SAMPLERSEARCH_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2 and "--data" in result.output and "not found" in result.output
+    assert "Traceback" not in result.output and not database.exists()
+    assert time.monotonic() - started < 10
+
+
 def test_tasks_lists_every_builtin_task() -> None:
     result = runner.invoke(app, ["tasks"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

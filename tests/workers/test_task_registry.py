@@ -121,3 +121,10 @@ def test_mnist1d_is_cached_on_disk_and_reloads_identically(tmp_path) -> None:
     reloaded = builtin.load_mnist1d_data(TaskSpec("mnist1d"), paths)
     assert np.array_equal(generated.x_train, reloaded.x_train) and np.array_equal(generated.y_test, reloaded.y_test)
     builtin._mnist1d_arrays.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["loop.npz", "a\x00b.npz", "x" * 300], ids=["symlink-loop", "nul", "long-name"])
+def test_unresolvable_data_paths_are_task_data_errors(tmp_path, name: str) -> None:
+    os.symlink(tmp_path / "loop.npz", tmp_path / "loop.npz")
+    with pytest.raises(TaskDataError):
+        load_task_data(TaskSpec("arrays", data=name), 0, TaskPaths(data_dir=tmp_path))

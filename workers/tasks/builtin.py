@@ -119,11 +119,19 @@ def resolve_data_file(relative: str | None, data_dir: Path) -> Path:
     if not relative:
         raise TaskDataError("the arrays task needs a data file: pass --data FILE (relative to the data directory)")
     root = data_dir.resolve()
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL, a name too long
+        raise TaskDataError(f"data file {relative[:100]!r} cannot be resolved in the data directory: "
+                            f"{type(error).__name__}") from None
     if not path.is_relative_to(root):
         raise TaskDataError(f"data file {relative!r} resolves outside the data directory {root}; refused")
-    if not path.is_file():
-        raise TaskDataError(f"data file {relative!r} not found in the data directory {root}")
+    try:
+        found = path.is_file()
+    except OSError as error:  # e.g. a name too long for the file system
+        raise TaskDataError(f"data file {relative[:100]!r} cannot be read: {error.strerror}") from None
+    if not found:
+        raise TaskDataError(f"data file {relative[:100]!r} not found in the data directory {root}")
     return path
 
 
@@ -182,7 +190,7 @@ fashion_mnist = TaskDefinition(
 arrays = TaskDefinition(
     name="arrays", description="your own .npz (x_train, y_train, x_test, y_test[, x_val, y_val]), MLP",
     load=load_arrays_data, build_model=build_mlp, recipe=Recipe(),
-    validation_fraction=0.2, size_hint="from --data FILE",
+    validation_fraction=0.2, size_hint="from --data FILE", takes_data=True,
 )
 
 BUILTIN_TASKS: tuple[TaskDefinition, ...] = (digits, mnist1d, fashion_mnist, arrays)

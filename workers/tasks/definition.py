@@ -128,6 +128,7 @@ class TaskDefinition:
         standardise: ``"feature"`` (per input dimension) or ``"global"`` (one mean and std),
             always with training-split statistics.
         size_hint: human-readable sizes for listings.
+        takes_data: the task reads a user data file (``TaskSpec.data``); other tasks refuse one.
     """
 
     name: str
@@ -138,3 +139,4 @@ class TaskDefinition:
     validation_fraction: float = 0.2
     standardise: Literal["feature", "global"] = "feature"
     size_hint: str = ""
+    takes_data: bool = False
