@@ -17,15 +17,18 @@ token is what protects them.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,9 +148,23 @@ def connect_driver(settings: Settings) -> None:
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
-    # address="local" always starts a new instance, even if another Ray runs on this machine.
+    # address="local" always starts a new instance, even if another Ray runs on this machine; a
+    # temp dir of its own keeps it from overwriting the "current cluster" other Rays here resolve.
+    temp_dir = private_temp_dir()
+    atexit.register(shutil.rmtree, temp_dir, ignore_errors=True)  # runs after Ray's own shutdown
     ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING, _node_ip_address=LOOPBACK)
+             logging_level=logging.WARNING, _node_ip_address=LOOPBACK, _temp_dir=temp_dir)
+
+
+def private_temp_dir() -> str:
+    """A new, short temp dir for one Ray instance (its unix sockets live there: paths must stay
+    well under 108 bytes).
+
+    Ray records the address of "the current cluster" in its temp dir, and a Ray job's driver is
+    pointed at the address recorded there. Two Rays sharing the default ``/tmp/ray`` on one
+    machine (two ``serve``s, a ``serve`` and a CLI run, or a user's own Ray) would send each other's
+    drivers to the wrong cluster."""
+    return tempfile.mkdtemp(prefix="samplersearch-ray-", dir="/tmp")
 
 
 def driver_cluster_resources() -> dict[str, float]:
@@ -197,19 +214,20 @@ class LocalRayHead:
     dashboard_url: str
     token: str
     log_path: Path
+    temp_dir: str
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM the head (it stops its jobs first, then Ray shuts down cleanly), then SIGKILL
         its process group if it is still there."""
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 _HEAD_PORTS = ("port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
@@ -224,13 +242,13 @@ def check_dashboard_port(port: int) -> None:
                             "samplersearch serve or Ray; pass --dashboard-port with a free port, or 0 for any free one")
 
 
-def local_head_command(settings: Settings, dashboard_port: int, ports: list[int]) -> list[str]:
+def local_head_command(settings: Settings, dashboard_port: int, ports: list[int], temp_dir: str) -> list[str]:
     """The command line of a local head (``service.local_head`` around ``ray start --head --block``):
     loopback for the node and every HTTP server, a distinct free port for every other server
     (several heads can share a host)."""
     token_file = str(settings.ray_auth_token_file.resolve())
     command = [sys.executable, "-m", "service.local_head", f"http://{LOOPBACK}:{dashboard_port}", token_file, "--",
-               "--head", "--block", "--disable-usage-stats",
+               "--head", "--block", "--disable-usage-stats", f"--temp-dir={temp_dir}",
                f"--node-ip-address={LOOPBACK}", f"--dashboard-host={LOOPBACK}", f"--dashboard-port={dashboard_port}",
                *(f"--{name}={port}" for name, port in zip(_HEAD_PORTS, ports, strict=True))]
     if settings.num_cpus is not None:
@@ -254,13 +272,15 @@ def start_local_head(settings: Settings, timeout_s: float = 120.0) -> LocalRayHe
                    # its default (44227) would collide between two heads on one host
                    "DASHBOARD_METRIC_PORT": str(metrics_port)}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(local_head_command(settings, port, ports), stdout=log, stderr=subprocess.STDOUT,
+        temp_dir = private_temp_dir()
+        process = subprocess.Popen(local_head_command(settings, port, ports, temp_dir), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=environment, preexec_fn=_die_with_parent)
-    head = LocalRayHead(process, f"http://{LOOPBACK}:{port}", token, log_path)
+    head = LocalRayHead(process, f"http://{LOOPBACK}:{port}", token, log_path, temp_dir)
     probe = RayCluster(head.dashboard_url, token, head.dashboard_url)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            head.stop()
             raise RayStartError(f"the local Ray head exited with code {process.returncode}; see {log_path}")
         if probe.healthy():  # the Job API answers and the node has registered its CPUs
             return head

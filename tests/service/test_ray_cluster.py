@@ -76,7 +76,7 @@ def wait_for_nodes(address: str, count: int, timeout: float = 90) -> dict[str, d
     raise AssertionError(f"cluster has {len(nodes)} nodes, expected {count}")
 
 
-def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> None:
+def test_gpu_trials_run_on_the_gpu_node_and_a_new_controller_reattaches_to_running_jobs(tmp_path) -> None:
     from service.cluster import open_cluster
     from service.config import Settings
 
@@ -111,6 +111,26 @@ def test_gpu_trials_are_scheduled_on_the_worker_node_with_the_gpu(tmp_path) -> N
         assert len(trials) == 3
         assert {t["worker_node"] for t in trials} == set(gpu_nodes)
         assert {t["device"] for t in trials} == {"cpu"}  # a logical GPU: torch has no CUDA here
+
+        # A controller that dies leaves its Ray job running on the cluster; the next one re-attaches
+        # to it instead of submitting the job again.
+        longer = client.post("/jobs", json={"task": {"name": "digits"},
+                                            "search": {"trials": 20, "initial": 2, "parallel": 1}}).json()
+        wait_for(client, longer["id"], lambda j: j["status"] == "running" and j["trials_done"] >= 1, timeout=240)
+        server.kill()
+        server = start_server(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", {"SAMPLERSEARCH_RAY_ADDRESS": jobs_url,
+                                                                              "RAY_AUTH_TOKEN": CLUSTER_TOKEN})
+        client = server.client()
+        assert longer["id"] in client.get("/health").json()["running_jobs"]
+        done = wait_for(client, longer["id"], finished, timeout=240)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["links"]["ray_submission_id"] == f"samplersearch-job-{longer['id']}"
+        assert [t["index"] for t in client.get(f"/jobs/{longer['id']}/trials").json()] == list(range(20))
+        from ray.job_submission import JobSubmissionClient
+
+        submitted = [job.submission_id for job in JobSubmissionClient(  # the test's own node probes have none
+            jobs_url, headers={"Authorization": f"Bearer {CLUSTER_TOKEN}"}).list_jobs() if job.submission_id]
+        assert sorted(submitted) == sorted([f"samplersearch-job-{job['id']}", f"samplersearch-job-{longer['id']}"])
     finally:
         if server is not None:
             server.stop()
