@@ -375,3 +375,25 @@ def test_the_ray_token_file_is_private_and_ray_writes_none_of_its_own(server: Se
     token_file = server.workdir / ".samplersearch" / "ray_auth_token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(ray_token(server)) >= 32
     assert not (Path(server.workdir) / ".ray" / "auth_token").exists()
+
+
+def test_a_cli_run_beside_serve_on_one_database_runs_once_and_belongs_to_the_cli(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    database = f"sqlite:///{tmp_path / 'jobs.db'}"
+    server = start_server(tmp_path, database)
+    try:
+        out = tmp_path / "best.json"
+        result = subprocess.run([sys.executable, "-m", "service", "run", "--task", "digits", "--trials", "4",
+                                 "--initial", "2", "--db", database, "--out", str(out)],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        job_id = json.loads(result.stdout.strip().splitlines()[-1])["job_id"]
+        job = server.client().get(f"/jobs/{job_id}").json()
+        assert job["status"] == "succeeded" and job["trials_done"] == 4 and out.is_file()
+        assert job["links"]["ray_submission_id"] is None, "the controller must never pick up a CLI job"
+        assert ray_jobs_client(server).list_jobs() == []
+    finally:
+        server.stop()
+
