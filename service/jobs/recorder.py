@@ -88,42 +88,45 @@ class TrialRecorder(Callback):
             self._store = Store(self.database_url, apply_migrations=False)
         return self._store
 
-    def _index(self, trial: Any, trials: list) -> int:
+    def _index(self, trial: Any) -> int:
         return int(trial.config[self.index_key])
-
-    def _started(self, trial: Any) -> int:
-        """The trial's index, after making sure its row exists (Tune may report an error for a
-        trial whose worker died before ``on_trial_start``)."""
-        index = self._index(trial, [])
-        if self.store.trial(self.job_id, index) is None:
-            self._record_start(trial)
-        return index
 
     def _record_start(self, trial: Any) -> None:
         params = {name: float(trial.config[name]) for name in self.parameter_names}
         suggestion = trial.config.get(SUGGESTION_KEY) or self.searcher or None
-        self.store.start_trial(self.job_id, self._index(trial, []), params, tune_trial_id=trial.trial_id,
+        self.store.start_trial(self.job_id, self._index(trial), params, tune_trial_id=trial.trial_id,
                                suggestion=suggestion)
+
+    def _write(self, trial: Any, write: Any) -> int:
+        """``write(index)``; when the trial has no row yet (Tune may report on a trial whose worker
+        died before ``on_trial_start``), record its start first and write again."""
+        index = self._index(trial)
+        try:
+            write(index)
+        except LookupError:
+            self._record_start(trial)
+            write(index)
+        return index
 
     def _record_result(self, trial: Any, result: dict) -> None:
         row = {key: result[key] for key in RECORDED_METRICS if key in result}
-        self.store.add_trial_result(self.job_id, self._started(trial), row)
+        self._write(trial, lambda index: self.store.add_trial_result(self.job_id, index, row))
 
     def _record_complete(self, trial: Any) -> None:
-        index = self._started(trial)
         metric = (trial.last_result or {}).get("objective")
         if metric is None or not math.isfinite(float(metric)):
-            self.store.finish_trial(self.job_id, index, status=TrialStatus.FAILED,
-                                    error="trial finished without a finite objective")
+            index = self._write(trial, lambda i: self.store.finish_trial(
+                self.job_id, i, status=TrialStatus.FAILED, error="trial finished without a finite objective"))
             _log(self.job_id, index, "failed: no finite objective")
             return
-        self.store.finish_trial(self.job_id, index, status=TrialStatus.SUCCEEDED, metric=float(metric))
+        index = self._write(trial, lambda i: self.store.finish_trial(self.job_id, i, status=TrialStatus.SUCCEEDED,
+                                                                      metric=float(metric)))
         _log(self.job_id, index, f"succeeded, objective {float(metric):.4f}")
 
     def _record_error(self, trial: Any) -> None:
-        index = self._started(trial)
         error = describe_error(trial)
-        self.store.finish_trial(self.job_id, index, status=TrialStatus.FAILED, error=error)
+        index = self._write(trial, lambda i: self.store.finish_trial(self.job_id, i, status=TrialStatus.FAILED,
+                                                                      error=error))
         _log(self.job_id, index, f"failed: {error}")
 
     # Tune's callbacks. An exception escaping one would abort ``Tuner.fit`` and so the whole job:
