@@ -9,7 +9,7 @@ import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +21,9 @@ from service.config import Settings
 from service.models import JobStatus, TrialStatus
 from service.spec import JobSpec, StrategyJobSpec
 from service.store import Store
+
+if TYPE_CHECKING:
+    from workers.tasks import TaskSpec
 
 app = typer.Typer(help="Learn how to sample training data: search, evaluate and export Swift Samplers.",
                   no_args_is_help=True, add_completion=False)
@@ -66,15 +69,14 @@ DataOpt = Annotated[Optional[str], typer.Option("--data", help="arrays task: .np
 SeedOpt = Annotated[int, typer.Option("--seed", help="seeds data perturbation, shared weights and the search")]
 
 
-def _check_data_file(task: str, data: str | None, settings: Settings) -> None:
-    """Refuse a missing or misplaced data file before the store or Ray is touched."""
-    from workers.tasks import get_task
-    from workers.tasks.builtin import resolve_data_file
+def _check_task_data(task: TaskSpec, seed: int, settings: Settings) -> None:
+    """Refuse a missing, misplaced or degenerate data file before the store or Ray is touched."""
+    from workers.tasks import get_task, load_task_data
     from workers.tasks.definition import TaskDataError
 
-    if get_task(task).takes_data:
+    if get_task(task.name).takes_data:
         try:
-            resolve_data_file(data, settings.data_dir)
+            load_task_data(task, seed, settings.task_paths())
         except TaskDataError as error:
             _fail(f"--data: {error}")
 
@@ -127,7 +129,7 @@ def run(
         _fail(_validation_message(error))
     if spec.search.trials > settings.max_trials:
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
-    _check_data_file(spec.task.name, spec.task.data, settings)
+    _check_task_data(spec.task.to_task_spec(), spec.search.seed, settings)
 
     store = Store(settings.database_url)
     job = store.create_job(spec.model_dump(), status=JobStatus.RUNNING)  # this process owns it: never queued
@@ -323,6 +325,7 @@ def run_strategy(
         options["rate"] = rate
     spec = _strategy_spec(_task_options(task, label_noise, noise_kind, imbalance, data), strategy, options, seeds,
                           epochs, data_seed, parallel, gpus_per_trial)
+    _check_task_data(spec.task.to_task_spec(), data_seed, settings)
     store = Store(settings.database_url)
     job, trials = _run_strategy_job(store, settings, spec)
     print(json.dumps({"job_id": job.id, "strategy": strategy, "trials": [_trial_summary(t) for t in trials]}))
@@ -356,10 +359,15 @@ def compare(
     """Run several strategies on equal terms and print one comparison table (also CSV and Markdown)."""
     from sampler_space import SamplerFormatError, load_sampler, sampler_to_document
     from service.comparison import comparison_rows, write_comparison
+    from service.spec import TaskConfig
 
     settings = _settings(db)
-    store = Store(settings.database_url)
     task_options = _task_options(task, label_noise, noise_kind, imbalance, data)
+    try:
+        _check_task_data(TaskConfig.model_validate(task_options).to_task_spec(), data_seed, settings)
+    except ValidationError as error:
+        _fail(_validation_message(error))
+    store = Store(settings.database_url)
     results: dict[str, list] = {}
     for run in [r.strip() for r in runs.split(",") if r.strip()]:
         name, _, path = run.partition(":")

@@ -16,8 +16,7 @@ from service.cluster import InsufficientResourcesError, check_resources
 from service.jobs import job_sampler_document
 from service.models import JobStatus
 from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
-from workers.tasks import list_tasks
-from workers.tasks.builtin import resolve_data_file
+from workers.tasks import get_task, list_tasks, load_task_data
 from workers.tasks.definition import TaskDataError
 
 _bearer = HTTPBearer(auto_error=False)
@@ -102,9 +101,10 @@ def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
     settings = ctl.settings
     if isinstance(spec, JobSpec) and spec.search.trials > settings.max_trials:
         raise _invalid(["search", "trials"], f"at most {settings.max_trials} trials per job (SAMPLERSEARCH_MAX_TRIALS)")
-    if spec.task.name == "arrays":
+    if get_task(spec.task.name).takes_data:  # the whole file is checked now: a bad one never queues
+        seed = spec.search.seed if isinstance(spec, JobSpec) else spec.run.data_seed
         try:
-            resolve_data_file(spec.task.data, settings.data_dir)
+            load_task_data(spec.task.to_task_spec(), seed, settings.task_paths())
         except TaskDataError as error:
             raise _invalid(["task", "data"], str(error)) from None
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from ray import cloudpickle
 from ray.tune import Callback
 
+from service.errors import MAX_ERROR_CHARS, one_line, strip_ansi
 from service.models import TrialStatus
 from service.searchers.gp_ucb import SUGGESTION_KEY
 from service.store import Store
@@ -24,12 +25,6 @@ logger = logging.getLogger(__name__)
 
 RECORDED_METRICS = ("epoch", "val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second",
                     "backward_samples", "forward_samples", "steps", "test_accuracy", "device", "node_id")
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    while getattr(error, "cause", None) is not None and error.cause is not error:
-        error = error.cause
-    return error
 
 
 def describe_error(trial: Any) -> str:
@@ -42,15 +37,14 @@ def describe_error(trial: Any) -> str:
     if pickled and Path(pickled).is_file():
         try:
             with open(pickled, "rb") as handle:
-                error = _root_cause(cloudpickle.load(handle))
-            return f"{type(error).__name__}: {error}".strip()
+                return one_line(cloudpickle.load(handle))
         except Exception:  # noqa: BLE001 - fall back to the text file below
             pass
     text_file = getattr(trial, "error_file", None)
     if text_file and Path(text_file).is_file():
         lines = [line for line in Path(text_file).read_text().splitlines() if line.strip()]
         if lines:
-            return lines[-1]
+            return strip_ansi(lines[-1])[:MAX_ERROR_CHARS]
     return "trial failed without an error message"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from service.cluster import check_resources, connect_driver, driver_cluster_resources, in_ray_job
 from service.config import Settings
+from service.errors import one_line
 from service.jobs.finish import finish_job
 from service.jobs.search import run_search
 from service.jobs.strategy import run_strategy_job
@@ -42,9 +43,10 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         return finish_job(store, job_id)
     except Exception as error:
         # One line for the CLI's user; the traceback in a Ray job's driver log, or at DEBUG.
-        logger.warning("job %s failed: %s: %s", job_id, type(error).__name__, error)
+        message = one_line(error)
+        logger.warning("job %s failed: %s", job_id, message)
         logger.log(logging.ERROR if in_ray_job() else logging.DEBUG, "job %s traceback", job_id, exc_info=True)
         if store.get_job(job_id).status == JobStatus.CANCELLED:
             return store.get_job(job_id)
-        return store.update_job(job_id, status=JobStatus.FAILED, error=f"{type(error).__name__}: {error}",
+        return store.update_job(job_id, status=JobStatus.FAILED, error=message,
                                 finished_at=utcnow())

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from malformed_arrays import MALFORMED_ARRAYS
 from ray_probe import http_status, is_loopback, refuses_unauthenticated
 
 from sampler_space import sampler_from_document
@@ -123,6 +124,21 @@ def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, fie
     response = server.client().post("/jobs", content=json.dumps(body), headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert field in [error["loc"] for error in response.json()["detail"]], response.text
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_ARRAYS))
+def test_malformed_data_files_get_422_with_one_sentence_and_no_job(server: Server, case: str) -> None:
+    write, phrase = MALFORMED_ARRAYS[case]
+    write(server.workdir / "data" / f"{case}.npz")
+    client = server.client()
+    before = client.get("/jobs").json()["total"]
+    for body in ({"task": {"name": "arrays", "data": f"{case}.npz"}},
+                 {"kind": "strategy", "task": {"name": "arrays", "data": f"{case}.npz"}, "strategy": {"name": "uniform"}}):
+        response = client.post("/jobs", json=body)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "task", "data"] and phrase in error["msg"] and "\n" not in error["msg"]
+    assert client.get("/jobs").json()["total"] == before
 
 
 def test_strategy_job_runs_over_http_and_has_no_sampler(server: Server) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+from malformed_arrays import MALFORMED_ARRAYS
 from typer.testing import CliRunner
 
 from service.cli import app
@@ -71,6 +72,20 @@ def test_run_refuses_a_missing_data_file_before_ray_or_the_store_starts(tmp_path
     assert result.exit_code == 2 and "--data" in result.output and "not found" in result.output
     assert "Traceback" not in result.output and not database.exists()
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("command", ["run", "run-strategy"])
+@pytest.mark.parametrize("case", sorted(MALFORMED_ARRAYS))
+def test_malformed_data_files_are_refused_in_one_line_before_ray_or_the_store(tmp_path, case: str,
+                                                                             command: str) -> None:
+    write, phrase = MALFORMED_ARRAYS[case]
+    write(tmp_path / "bad.npz")
+    database = tmp_path / "jobs.db"
+    result = runner.invoke(app, [command, "--task", "arrays", "--data", "bad.npz", "--db", f"sqlite:///{database}"],
+                           env={"SAMPLERSEARCH_DATA_DIR": str(tmp_path), "COLUMNS": "1000"})
+    assert result.exit_code == 2, result.output
+    assert phrase in result.output and "Traceback" not in result.output and not database.exists()
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_tasks_lists_every_builtin_task() -> None:

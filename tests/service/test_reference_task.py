@@ -41,3 +41,20 @@ def test_a_ray_task_computes_what_the_driver_computes(tmp_path) -> None:
     torch.testing.assert_close(as_task.features.raw, in_driver.features.raw)
     torch.testing.assert_close(as_task.keys, in_driver.keys)
     assert as_task.features.names == names and as_task.keys.shape[0] == len(data.y_train)
+
+
+@pytest.mark.usefixtures("ray_cluster")
+def test_an_error_inside_the_ray_task_is_stored_as_its_one_line_cause(tmp_path) -> None:
+    import ray
+
+    from service.errors import one_line
+
+    data = load_task_data(SPEC, 0)
+    on_cluster = Settings(cache_dir=tmp_path, ray_address=ray.get_runtime_context().gcs_address)
+    with pytest.raises(Exception) as raised:
+        compute_reference(SPEC, data, 0, Resources(cpu=1, gpu=0), on_cluster, feature_names=("no-such-feature",))
+    full = str(raised.value)
+    assert "Traceback" in full or "\x1b[" in full or full.count("\n") > 3  # what Ray's own text looks like
+    line = one_line(raised.value)
+    assert "\n" not in line and "\x1b" not in line and "no-such-feature" in line
+    assert not line.startswith("RayTaskError"), line

@@ -84,8 +84,8 @@ def test_fashion_mnist_reads_idx_files_from_the_data_directory(tmp_path, monkeyp
     directory = tmp_path / "fashion-mnist"
     directory.mkdir()
     rng = np.random.default_rng(0)
-    write_idx(directory / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (60, 28, 28)))
-    write_idx(directory / "train-labels-idx1-ubyte.gz", np.arange(60) % 10)
+    write_idx(directory / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (240, 28, 28)))
+    write_idx(directory / "train-labels-idx1-ubyte.gz", np.arange(240) % 10)
     write_idx(directory / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (20, 28, 28)))
     write_idx(directory / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 10)
     data = load_task_data(TaskSpec("fashion-mnist"), 0, TaskPaths(data_dir=tmp_path))

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from workers.models import build_mlp, build_small_cnn
+from workers.tasks.arrays_file import load_arrays_data
 from workers.tasks.definition import RawData, Recipe, TaskDataError, TaskDefinition, TaskPaths, TaskSpec
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -112,60 +113,6 @@ def load_fashion_mnist_data(spec: TaskSpec, paths: TaskPaths) -> RawData:
         "`apt-get install -y dataset-fashion-mnist`, or put train-images-idx3-ubyte(.gz) and the "
         "three other idx files in the data directory's fashion-mnist/ folder."
     )
-
-
-def resolve_data_file(relative: str | None, data_dir: Path) -> Path:
-    """The user's data file, which must resolve inside ``data_dir`` (symlinks included)."""
-    if not relative:
-        raise TaskDataError("the arrays task needs a data file: pass --data FILE (relative to the data directory)")
-    root = data_dir.resolve()
-    try:
-        path = (root / relative).resolve()
-    except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL, a name too long
-        raise TaskDataError(f"data file {relative[:100]!r} cannot be resolved in the data directory: "
-                            f"{type(error).__name__}") from None
-    if not path.is_relative_to(root):
-        raise TaskDataError(f"data file {relative!r} resolves outside the data directory {root}; refused")
-    try:
-        found = path.is_file()
-    except OSError as error:  # e.g. a name too long for the file system
-        raise TaskDataError(f"data file {relative[:100]!r} cannot be read: {error.strerror}") from None
-    if not found:
-        raise TaskDataError(f"data file {relative[:100]!r} not found in the data directory {root}")
-    return path
-
-
-def load_arrays_data(spec: TaskSpec, paths: TaskPaths) -> RawData:
-    """A user's ``.npz`` with ``x_train, y_train, x_test, y_test`` (optional ``x_val, y_val``).
-
-    Loaded with ``allow_pickle=False``: object arrays are refused rather than unpickled.
-    """
-    path = resolve_data_file(spec.data, paths.data_dir)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError) as error:
-        raise TaskDataError(f"{spec.data}: not a readable .npz of numeric arrays ({error})") from error
-    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
-    if missing:
-        raise TaskDataError(f"{spec.data}: missing array(s) {', '.join(missing)}")
-    if ("x_val" in arrays) != ("y_val" in arrays):
-        raise TaskDataError(f"{spec.data}: x_val and y_val must come together")
-    for split in ("train", "test", "val"):
-        if f"x_{split}" not in arrays:
-            continue
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if len(x) != len(y) or len(y) == 0:
-            raise TaskDataError(f"{spec.data}: x_{split} and y_{split} must be non-empty and equally long")
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise TaskDataError(f"{spec.data}: y_{split} must hold non-negative integer class labels")
-        if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-            raise TaskDataError(f"{spec.data}: x_{split} must hold finite numbers")
-    as_x = lambda a: a.reshape(len(a), -1).astype(np.float32)  # noqa: E731
-    as_y = lambda a: a.astype(np.int64)  # noqa: E731
-    has_val = "x_val" in arrays
-    return RawData(as_x(arrays["x_train"]), as_y(arrays["y_train"]), as_x(arrays["x_test"]), as_y(arrays["y_test"]),
-                   as_x(arrays["x_val"]) if has_val else None, as_y(arrays["y_val"]) if has_val else None)
 
 
 digits = TaskDefinition(

@@ -50,7 +50,7 @@ class Recipe:
 
 @dataclass(frozen=True)
 class RawData:
-    """Arrays as a dataset ships them. ``x_*`` float32 ``(N, ...)``; ``y_*`` int64 ``(N,)``."""
+    """Arrays as a dataset ships them. ``x_*`` float32 or float64 ``(N, ...)``; ``y_*`` int64 ``(N,)``."""
 
     x_train: np.ndarray
     y_train: np.ndarray

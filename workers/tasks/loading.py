@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from workers.tasks.definition import TaskDataError, TaskPaths, TaskSpec
+from workers.tasks.checks import check_labels, check_split_sizes, standardiser
+from workers.tasks.definition import TaskPaths, TaskSpec
 from workers.tasks.perturbation import flip_labels, long_tail_subset
 from workers.tasks.registry import get_task
 
@@ -50,12 +51,13 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
 
     Order: long-tail subset of the training split, label noise on it, then (unless the dataset
     ships one) a validation split carved from the noisy training data. Test data is untouched.
+
+    Raises:
+        TaskDataError: the data is unreadable or degenerate (see ``workers.tasks.checks``).
     """
     task = get_task(spec.name)
     raw = task.load(spec, paths)
-    num_classes = int(max(raw.y_train.max(), raw.y_test.max(), -1 if raw.y_val is None else raw.y_val.max())) + 1
-    if num_classes < 2:
-        raise TaskDataError(f"task {spec.name!r} has fewer than two classes")
+    num_classes = check_labels(raw, spec.name)
 
     keep = long_tail_subset(raw.y_train, spec.imbalance, _rng(seed, _IMBALANCE_STREAM))
     x_train, y_train = raw.x_train[keep], raw.y_train[keep]
@@ -70,13 +72,12 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
         x_val, y_val = x_train[val], y_noisy[val]
         x_train, y_noisy, flipped = x_train[train], y_noisy[train], flipped[train]
 
-    axis = 0 if task.standardise == "feature" else None
-    mean = x_train.mean(axis=axis, keepdims=axis is not None)
-    std = x_train.std(axis=axis, keepdims=axis is not None) + 1e-6
-    scale = lambda a: torch.from_numpy(((a - mean) / std).astype(np.float32))  # noqa: E731
+    check_split_sizes(spec.name, len(y_noisy), len(y_val), len(raw.y_test), len(np.unique(y_noisy)))
+    standardise = standardiser(x_train, 0 if task.standardise == "feature" else None, spec.name)
+    scale = lambda a, split: torch.from_numpy(standardise(a, split))  # noqa: E731
     label = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
     return TaskData(
-        x_train=scale(x_train), y_train=label(y_noisy), train_flipped=torch.from_numpy(flipped),
-        x_val=scale(x_val), y_val=label(y_val), x_test=scale(raw.x_test), y_test=label(raw.y_test),
+        x_train=scale(x_train, "train"), y_train=label(y_noisy), train_flipped=torch.from_numpy(flipped),
+        x_val=scale(x_val, "val"), y_val=label(y_val), x_test=scale(raw.x_test, "test"), y_test=label(raw.y_test),
         num_classes=num_classes,
     )
