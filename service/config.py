@@ -7,6 +7,7 @@ Nothing below ``service`` reads the environment: workers get paths and values as
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -23,13 +24,20 @@ def absolute_sqlite_url(url: str) -> str:
     return prefix + str(Path(url.removeprefix(prefix)).resolve())
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache`` (absolute)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser().resolve()
+
+
 class Settings(BaseSettings):
     """Service settings. Every field reads ``SAMPLERSEARCH_<FIELD>`` from the environment.
 
     Attributes:
         database_url: SQLAlchemy URL; SQLite file by default, ``postgresql+psycopg://...`` in production.
         data_dir: root of user data files (the ``arrays`` task refuses paths outside it).
-        cache_dir: generated datasets and the shared-weights cache.
+        cache_dir: generated datasets and the shared-weights cache; by default the user's cache
+            directory (``$XDG_CACHE_HOME/samplersearch``, else ``~/.cache/samplersearch``), the same
+            wherever a command runs, so that no command retrains shared weights another already cached.
         results_dir: Ray Tune experiment storage (absolute path is derived from it).
         ray_address: the Ray cluster's Job API, i.e. its dashboard (``http://ray-head:8265``);
             ``None``: ``serve`` starts a local Ray head bound to loopback, and the CLI starts Ray
@@ -42,6 +50,7 @@ class Settings(BaseSettings):
             fitting), pinned so that the controller does not compete with local trials.
         max_trials: upper bound accepted for a job's ``trials``.
         max_running_jobs: Ray jobs (job drivers) the REST controller runs at once; others wait queued.
+            0 pauses dispatch (jobs are accepted and stay queued: maintenance, or an API fuzz).
         api_token: when set, every endpoint but ``/health`` requires ``Authorization: Bearer <token>``.
         dashboard_port: the local Ray head's dashboard (and Job API) port on 127.0.0.1; 0 picks a free one.
         dashboard_url: the dashboard URL users should open, when it differs from what Ray reports
@@ -56,7 +65,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./samplersearch.db"
     data_dir: Path = Path("data")
-    cache_dir: Path = Path(".samplersearch/cache")
+    cache_dir: Path = Field(default_factory=lambda: user_cache_dir() / "samplersearch")
     results_dir: Path = Path(".samplersearch/ray_results")
     ray_address: str | None = None
     ray_auth_token: SecretStr | None = Field(
@@ -65,7 +74,7 @@ class Settings(BaseSettings):
     num_cpus: int | None = Field(default=None, ge=1)
     controller_threads: int = Field(default=1, ge=1)
     max_trials: int = Field(default=1000, ge=1)
-    max_running_jobs: int = Field(default=4, ge=1)
+    max_running_jobs: int = Field(default=4, ge=0)
     api_token: SecretStr | None = None
     dashboard_port: int = Field(default=8265, ge=0, le=65535)
     dashboard_url: str | None = None

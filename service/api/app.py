@@ -4,6 +4,7 @@ cluster's Job API) and the job dispatcher."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.limits import BodySizeLimit
 from service.api.routes import PUBLIC_PATHS, api_routes, token_matches
@@ -36,6 +39,21 @@ class Controller:
     @property
     def dashboard_url(self) -> str | None:
         return self.cluster.dashboard_url
+
+
+def documented_methods(openapi: dict, path: str) -> list[str]:
+    """The HTTP methods the OpenAPI document lists for ``path`` (templates such as
+    ``/jobs/{job_id}`` match one path segment per parameter), sorted."""
+    methods: set[str] = set()
+    for template, operations in openapi.get("paths", {}).items():
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                          for part in re.split(r"(\{[^}]+\})", template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations if method.upper() in _HTTP_METHODS}
+    return sorted(methods)
+
+
+_HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
 def create_app(settings: Settings | None = None, public_url: str | None = None) -> FastAPI:
@@ -95,6 +113,16 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
             loc = [part[:100] if isinstance(part, str) else part for part in loc]
             errors.append({"loc": loc, "msg": str(item.get("msg", ""))[:500], "type": item.get("type", "value_error")})
         return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        response = await http_exception_handler(request, error)
+        if error.status_code == 405:
+            # Starlette's Allow names the first route that matched the path; list them all.
+            methods = documented_methods(app.openapi(), request.url.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
+        return response
 
     @app.exception_handler(JobNotFoundError)
     async def _job_not_found(request: Request, error: JobNotFoundError) -> JSONResponse:
