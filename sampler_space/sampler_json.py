@@ -6,8 +6,11 @@ Format (version 1)::
      "features": ["loss", "entropy"], "segments": 4,
      "knots": [[5 floats], [5 floats]], "epsilon": 1e-3,
      "transforms": [{"kind": "cgf", "breakpoints": [...], "values": [...]}, ...],
-     "source": {"job_id": ..., "trial_id": ..., "task": ..., "metric": ..., "value": ...,
-                "created_at": ...}}
+     "source": {"job_id": ..., "trial_id": ..., "task": ..., "task_spec": {...},
+                "metric": ..., "value": ..., "seed": ..., "created_at": ...}}
+
+``source`` is free-form provenance; a search job writes its whole task spec (name, label noise
+and kind, imbalance, data file) under ``task_spec``, since the reference model depends on it.
 
 Every rule broken on load raises :class:`SamplerFormatError` naming the offending field.
 """

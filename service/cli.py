@@ -7,6 +7,8 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -81,20 +83,46 @@ def _check_task_data(task: TaskSpec, seed: int, settings: Settings) -> None:
             _fail(f"--data: {error}")
 
 
-def _watch(store: Store, job_id: int, total: int, stop: threading.Event) -> None:
-    """Show live progress from the store (the source of truth) until ``stop`` is set."""
-    with Progress(TextColumn("[bold]job {task.fields[job]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("best {task.fields[best]}"), TextColumn("failed {task.fields[failed]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
-        bar = progress.add_task("trials", total=total, job=job_id, best="-", failed=0)
+def _watch(store: Store, job_id: int, total: int, stop: threading.Event, phase: dict[str, str]) -> None:
+    """Show live progress from the store (the source of truth) until ``stop`` is set: the phase
+    (``phase["now"]``, set by the driver before trials start), trials, best, failures, the report
+    stage's runs, and the two times, labelled."""
+    with Progress(TextColumn("[bold]job {task.fields[job]}"), TextColumn("{task.fields[phase]}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("best {task.fields[best]}"), TextColumn("failed {task.fields[failed]}"),
+                  TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=console, transient=False) as progress:
+        bar = progress.add_task("trials", total=total, job=job_id, best="-", failed=0, phase=phase["now"])
         while True:
             stopping = stop.wait(0.5)
             done = [t for t in store.trials(job_id) if t.status.finished]
             scores = [t.metric for t in done if t.metric is not None]
+            report = store.get_job(job_id).report or {}
+            if report.get("status") == "running":
+                phase["now"] = f"report {report['runs_done']}/{report['runs_total']} runs from scratch"
+            elif done and phase["now"] in PRE_TRIAL_PHASES:
+                phase["now"] = "trials"
             progress.update(bar, completed=len(done), best=f"{max(scores):.4f}" if scores else "-",
-                            failed=sum(t.status == TrialStatus.FAILED for t in done))
+                            failed=sum(t.status == TrialStatus.FAILED for t in done), phase=phase["now"])
             if stopping:
                 return
+
+
+PRE_TRIAL_PHASES = ("starting Ray", "loading data", "shared weights cached; features",
+                    "training shared weights; features", "trials")
+
+
+def _route_ray_logs() -> None:
+    """Ray's and Tune's loggers write to stderr themselves; send them through the console so that
+    their warnings print above the live progress line instead of inside it."""
+    from rich.logging import RichHandler
+
+    for name in ("ray", "ray.tune", "ray.train", "ray.air"):
+        logger = logging.getLogger(name)
+        streams = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+        for handler in streams:
+            logger.removeHandler(handler)
+        if streams:
+            logger.addHandler(RichHandler(console=console, show_path=False, show_time=False))
 
 
 @app.command()
@@ -115,6 +143,8 @@ def run(
     gpus_per_trial: Annotated[float, typer.Option(help="fractional GPUs share a device")] = 0.0,
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
     out: Annotated[Path, typer.Option(help="where the best sampler JSON is written")] = Path("best.json"),
+    report: Annotated[bool, typer.Option(help="retrain from scratch, best sampler and uniform; report the gain")] = True,
+    report_seeds: Annotated[int, typer.Option(help="training seeds of the report, per sampler")] = 1,
 ) -> None:
     """Run one search job to the end and write the best sampler JSON to --out."""
     settings = _settings(db)
@@ -124,6 +154,7 @@ def run(
             "search": {"trials": trials, "initial": initial, "parallel": parallel, "searcher": searcher.value,
                        "fine_tune_epochs": fine_tune_epochs, "ucb_beta": ucb_beta, "seed": seed},
             "resources": {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+            "report": {"scratch": report, "seeds": report_seeds},
         })
     except ValidationError as error:
         _fail(_validation_message(error))
@@ -139,15 +170,22 @@ def run(
 
 
 def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, out: Path) -> None:
-    """Run (or resume) a search job with live progress, write its sampler and print a summary."""
+    """Run (or resume) a search job with live progress, write its sampler and print a summary
+    (with the from-scratch report as a two-row table when the job ran one)."""
+    from service.cluster import connect_driver
     from service.jobs import job_sampler_document, run_job
 
     started = time.perf_counter()
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(store, job_id, spec.search.trials, stop), daemon=True)
+    phase = {"now": "starting Ray"}
+    watcher = threading.Thread(target=_watch, args=(store, job_id, spec.search.trials, stop, phase), daemon=True)
     watcher.start()
     try:
-        job = run_job(store, job_id, settings)
+        connect_driver(settings)
+        import ray.tune  # noqa: F401 - configures its loggers, which are then routed
+
+        _route_ray_logs()
+        job = run_job(store, job_id, settings, on_phase=lambda now: phase.update(now=now))
     finally:
         stop.set()
         watcher.join()
@@ -163,7 +201,26 @@ def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, 
         "best_trial": job.best_trial_index, "best_val_accuracy": document["source"]["value"],
         "seconds": round(elapsed, 1), "sampler": str(out),
     }
+    if job.report:
+        _print_report(job.report)
+        summary["report"] = {key: job.report[key] for key in ("status", "gain", "best", "uniform", "epochs", "seeds",
+                                                              "seconds", "error") if key in job.report}
     print(json.dumps(summary))
+
+
+def _print_report(report: dict) -> None:
+    """The report stage's result: one row per sampler (test accuracy mean ± std over the seeds)."""
+    if report.get("status") != "done":
+        console.print(f"report: {report.get('status')}: {report.get('error', '')}")
+        return
+    table = Table("sampler", "test accuracy", "gain", title=f"from scratch, {report['epochs']} epochs, "
+                  f"{report['seeds']} seed(s), {report['seconds']:.0f} s")
+    for name in ("best", "uniform"):
+        stats = report[name]
+        gain = f"{100 * report['gain']:+.2f} pts" if name == "best" else ""
+        table.add_row(f"best (trial {report['best_trial']})" if name == "best" else "uniform",
+                      f"{stats['test_accuracy_mean']:.4f} ± {stats['test_accuracy_std']:.4f}", gain)
+    console.print(table)
 
 
 @app.command()
@@ -218,11 +275,27 @@ def evaluate(
             _fail(f"--sampler: no file {sampler!r}")
         except SamplerFormatError as error:
             _fail(f"--sampler: {error}")
-    try:
-        result = evaluate_sampler(task_spec, seed, swift, Settings().task_paths(), epochs=epochs, sampler_name=sampler)
-    except TaskDataError as error:
-        _fail(str(error))
+    from workers.tasks import get_task
+
+    total = epochs or get_task(task_spec.name).recipe.scratch_epochs
+    with _epoch_progress(f"{sampler} from scratch", total) as on_epoch:
+        try:
+            result = evaluate_sampler(task_spec, seed, swift, Settings().task_paths(), epochs=epochs,
+                                      sampler_name=sampler, on_epoch=on_epoch)
+        except TaskDataError as error:
+            _fail(str(error))
     print(json.dumps(result.__dict__))
+
+
+@contextmanager
+def _epoch_progress(label: str, epochs: int) -> Iterator[Callable]:
+    """A progress line over ``epochs`` (epoch count, elapsed and remaining time, the latest
+    validation accuracy); yields the ``on_epoch`` callback that advances it."""
+    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                  TextColumn("val {task.fields[val]}"), TextColumn("elapsed"), TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(), console=console, transient=False) as progress:
+        bar = progress.add_task(label, total=epochs, val="-")
+        yield lambda result: progress.update(bar, completed=result.epoch, val=f"{result.val_accuracy:.4f}")
 
 
 @app.command()
@@ -243,10 +316,14 @@ def export(
     job: Annotated[int, typer.Option("--job", help="job id")],
     trial: Annotated[Optional[int], typer.Option(help="trial index (default: the best)")] = None,
     db: Annotated[Optional[str], typer.Option()] = None,
-    out: Annotated[Path, typer.Option()] = Path("best.json"),
+    out: Annotated[Path, typer.Option(help="the sampler JSON alone, to this file")] = Path("best.json"),
+    out_dir: Annotated[Optional[Path], typer.Option(
+        help="write sampler.json, weights.npy and reference-model.pt (what applying the sampler needs) here")] = None,
 ) -> None:
-    """Write a finished job's sampler JSON (best trial, or --trial N)."""
+    """Write a finished job's sampler JSON (best trial, or --trial N); with --out-dir, also its
+    per-row weights and its reference model."""
     from service.jobs import job_sampler_document
+    from service.jobs.artifacts import REFERENCE_MODEL, WEIGHTS
     from service.store import JobNotFoundError
 
     store = Store(_settings(db).database_url)
@@ -254,8 +331,21 @@ def export(
         document = job_sampler_document(store, job, trial)
     except (JobNotFoundError, LookupError) as error:
         _fail(str(error))
-    out.write_text(json.dumps(document, indent=2) + "\n")
-    console.print(f"wrote {out}")
+    if out_dir is None:
+        out.write_text(json.dumps(document, indent=2) + "\n")
+        console.print(f"wrote {out}")
+        return
+    if trial is not None:
+        _fail("--trial: weights.npy is the best sampler's; export another trial with --out, without --out-dir")
+    artifacts = {name: store.artifact(job, name) for name in (WEIGHTS, REFERENCE_MODEL)}
+    missing = [name for name, artifact in artifacts.items() if artifact is None]
+    if missing:
+        _fail(f"--job: job {job} has no {', '.join(missing)} (saved when a search job succeeds)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "sampler.json").write_text(json.dumps(document, indent=2) + "\n")
+    for name, artifact in artifacts.items():
+        (out_dir / name).write_bytes(artifact.content)
+    console.print(f"wrote {out_dir}/sampler.json, {WEIGHTS} and {REFERENCE_MODEL}")
 
 
 def _parse_options(items: list[str] | None) -> dict:
@@ -440,5 +530,9 @@ def main() -> None:
     except ValidationError as error:
         console.print(f"[red]error:[/red] settings: {_validation_message(error)}", soft_wrap=True, highlight=False)
         raise SystemExit(2) from None
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from rich.logging import RichHandler
+
+    # Through the console, so that log lines print above a live progress display, not inside it.
+    logging.basicConfig(level=level, format="%(name)s: %(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
     app(sys.argv[1:])

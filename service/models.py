@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 models of the store: jobs and their trials.
+"""SQLAlchemy 2.0 models of the store: jobs, their trials and their artifacts.
 
 Schema changes go through Alembic (``service/migrations``); never ``create_all``.
 """
@@ -9,7 +9,7 @@ import enum
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -82,6 +82,8 @@ class Job(Base):
     tune_experiment: Mapped[str | None] = mapped_column(String(256), default=None)
     #: submission id of the Ray job that drives (or last drove) this job; ``None`` for CLI jobs
     ray_submission_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: the from-scratch report (best sampler against uniform), once its stage has run
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     trials: Mapped[list["Trial"]] = relationship(back_populates="job", order_by="Trial.index")
 
@@ -110,3 +112,17 @@ class Trial(Base):
     device: Mapped[str | None] = mapped_column(String(32), default=None)
 
     job: Mapped[Job] = relationship(back_populates="trials")
+
+
+class Artifact(Base):
+    """A file a job produced (per-sample weights, its reference model, per-sample analysis data),
+    kept in the store so that any process can serve it after a restart, with no shared disk."""
+
+    __tablename__ = "artifacts"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,9 +11,12 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictFloat,
     StrictInt,
     Tag,
     TypeAdapter,
@@ -24,8 +27,8 @@ from pydantic import (
 from sampler_space.features import FEATURE_NAMES
 from sampler_space.sampler_json import SamplerFormatError, sampler_from_document
 from sampler_space.strategies import make_strategy, strategy_class
-from sampler_space.strategies.registry import UnknownStrategyError
-from workers.tasks import TaskSpec, get_task
+from sampler_space.strategies.registry import STRATEGIES, UnknownStrategyError
+from workers.tasks import TaskSpec, get_task, list_tasks
 from workers.tasks.registry import UnknownTaskError
 
 SEARCHERS = ("gp-ucb", "random", "optuna")
@@ -33,6 +36,14 @@ SEARCHERS = ("gp-ucb", "random", "optuna")
 MAX_INT = 2**31 - 1
 #: every spec model: no unknown fields, and no NaN or infinity in any number
 SPEC_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _whole_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**63 else value
+
+
+#: an integer as JSON Schema has it: ``3`` or ``3.0``, never ``3.5``, ``"3"`` or ``true``
+Integer = Annotated[StrictInt, BeforeValidator(_whole_number)]
 #: pseudo-strategy of strategy jobs: fixed weights from an exported Swift Sampler
 SWIFT = "swift"
 
@@ -42,10 +53,12 @@ class TaskConfig(BaseModel):
 
     model_config = SPEC_CONFIG
 
-    name: str = Field(max_length=64, examples=["mnist1d"])
-    label_noise: float = Field(default=0.0, ge=0.0, lt=1.0, description="fraction of training labels flipped")
+    name: str = Field(max_length=64, examples=["mnist1d"],
+                      json_schema_extra=lambda schema: schema.update(enum=[t.name for t in list_tasks()]))
+    label_noise: StrictFloat = Field(default=0.0, ge=0.0, lt=1.0, description="fraction of training labels flipped")
     noise_kind: Literal["symmetric", "asymmetric"] = "symmetric"
-    imbalance: float = Field(default=1.0, ge=1.0, le=1e6, description="long-tail ratio n_max/n_min of the training split")
+    imbalance: StrictFloat = Field(default=1.0, ge=1.0, le=1e6,
+                                   description="long-tail ratio n_max/n_min of the training split")
     data: str | None = Field(default=None, min_length=1, max_length=255,
                              description="arrays task: .npz path relative to the data directory")
 
@@ -80,20 +93,20 @@ class SearchConfig(BaseModel):
 
     model_config = SPEC_CONFIG
 
-    trials: StrictInt = Field(default=40, ge=1, le=MAX_INT, description="number of candidate samplers evaluated")
-    initial: StrictInt = Field(default=8, ge=1, le=10_000, description="scrambled Sobol points before the GP takes over")
-    parallel: StrictInt = Field(default=2, ge=1, le=1024, description="trials running at once")
+    trials: Integer = Field(default=40, ge=1, le=MAX_INT, description="number of candidate samplers evaluated")
+    initial: Integer = Field(default=8, ge=1, le=10_000, description="scrambled Sobol points before the GP takes over")
+    parallel: Integer = Field(default=2, ge=1, le=1024, description="trials running at once")
     searcher: Literal["gp-ucb", "random", "optuna"] = "gp-ucb"
-    fine_tune_epochs: StrictInt | None = Field(default=None, ge=1, le=1000,
+    fine_tune_epochs: Integer | None = Field(default=None, ge=1, le=1000,
                                                description="E_f; the task's default when omitted")
-    ucb_beta: float = Field(default=2.0, gt=0.0, le=1e6)
-    seed: StrictInt = Field(default=0, ge=0, le=MAX_INT)
+    ucb_beta: StrictFloat = Field(default=2.0, gt=0.0, le=1e6)
+    seed: Integer = Field(default=0, ge=0, le=MAX_INT)
     objective: Literal["last", "best"] = "last"
     transform: Literal["cgf", "cdf"] = "cgf"
     features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1, max_length=8)
-    segments: StrictInt = Field(default=4, ge=1, le=32)
-    epsilon: float = Field(default=1e-3, gt=0.0, le=1.0)
-    max_failures: StrictInt = Field(default=0, ge=0, le=100, description="Ray Tune retries of a crashed trial")
+    segments: Integer = Field(default=4, ge=1, le=32)
+    epsilon: StrictFloat = Field(default=1e-3, gt=0.0, le=1.0)
+    max_failures: Integer = Field(default=0, ge=0, le=100, description="Ray Tune retries of a crashed trial")
     start_uniform: bool = Field(default=True, description="evaluate the uniform sampler (all knots 0.5) first")
 
     @field_validator("features")
@@ -112,8 +125,8 @@ class Resources(BaseModel):
 
     model_config = SPEC_CONFIG
 
-    cpu: float = Field(default=1.0, ge=0.0001, le=1024.0)
-    gpu: float = Field(default=0.0, ge=0.0, le=1024.0)
+    cpu: StrictFloat = Field(default=1.0, ge=0.0001, le=1024.0)
+    gpu: StrictFloat = Field(default=0.0, ge=0.0, le=1024.0)
 
     @field_validator("cpu", "gpu")
     @classmethod
@@ -123,8 +136,21 @@ class Resources(BaseModel):
         return amount
 
 
+class ReportConfig(BaseModel):
+    """The optional final stage of a search job: train the task's model from scratch with the best
+    sampler and with uniform sampling, on the job's noisy data and the same ``seeds`` training
+    seeds (0..seeds-1), and store both test accuracies and the gain (the Swift Sampler paper's
+    protocol). Runs as Ray tasks with the job's per-trial resources."""
+
+    model_config = SPEC_CONFIG
+
+    scratch: StrictBool = Field(default=False, description="run the from-scratch report once the search ends")
+    seeds: Integer = Field(default=1, ge=1, le=20, description="training seeds per sampler")
+    epochs: Integer | None = Field(default=None, ge=1, le=1000, description="epochs from scratch (default: the task's)")
+
+
 class JobSpec(BaseModel):
-    """A search job: task, search and per-trial resources."""
+    """A search job: task, search, per-trial resources and the optional from-scratch report."""
 
     model_config = SPEC_CONFIG
 
@@ -132,6 +158,13 @@ class JobSpec(BaseModel):
     task: TaskConfig
     search: SearchConfig = Field(default_factory=SearchConfig)
     resources: Resources = Field(default_factory=Resources)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+
+def strategy_names() -> list[str]:
+    """The names a strategy job accepts: every registered strategy but ``static-weights``
+    (reached through ``swift``), and ``swift``."""
+    return [name for name in STRATEGIES if name != "static-weights"] + [SWIFT]
 
 
 class StrategyConfig(BaseModel):
@@ -139,7 +172,8 @@ class StrategyConfig(BaseModel):
 
     model_config = SPEC_CONFIG
 
-    name: str = Field(max_length=64, examples=["adaselection"])
+    name: str = Field(max_length=64, examples=["adaselection"],
+                      json_schema_extra=lambda schema: schema.update(enum=strategy_names()))
     options: dict[str, Any] = Field(default_factory=dict, max_length=32, examples=[{"rate": 0.3}])
 
     @field_validator("options")
@@ -194,13 +228,13 @@ class StrategyRun(BaseModel):
 
     model_config = SPEC_CONFIG
 
-    seeds: StrictInt = Field(default=3, ge=1, le=100, description="trials, one per training seed 0..seeds-1")
-    data_seed: StrictInt = Field(default=0, ge=0, le=MAX_INT,
+    seeds: Integer = Field(default=3, ge=1, le=100, description="trials, one per training seed 0..seeds-1")
+    data_seed: Integer = Field(default=0, ge=0, le=MAX_INT,
                                  description="seed of the label noise / imbalance / validation split")
-    epochs: StrictInt | None = Field(default=None, ge=1, le=1000,
+    epochs: Integer | None = Field(default=None, ge=1, le=1000,
                                      description="epochs from scratch; the task's default when omitted")
-    parallel: StrictInt = Field(default=2, ge=1, le=1024)
-    max_failures: StrictInt = Field(default=0, ge=0, le=100)
+    parallel: Integer = Field(default=2, ge=1, le=1024)
+    max_failures: Integer = Field(default=0, ge=0, le=100)
 
 
 class StrategyJobSpec(BaseModel):

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, case, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.models import FINISHED_TRIAL_STATUSES, Job, JobStatus, Trial, TrialStatus, utcnow
+from service.models import FINISHED_TRIAL_STATUSES, Artifact, Job, JobStatus, Trial, TrialStatus, utcnow
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -230,3 +230,25 @@ class Store:
     def best_trial(self, job_id: int) -> Trial | None:
         """The succeeded trial with the highest metric (lowest index on ties), or ``None``."""
         return self.best_trials([job_id]).get(job_id)
+
+    # Artifacts
+
+    def put_artifact(self, job_id: int, name: str, content: bytes, media_type: str) -> None:
+        """Store (or replace) the job's artifact ``name``."""
+        with self.session() as session, session.begin():
+            artifact = session.get(Artifact, (job_id, name))
+            if artifact is None:
+                session.add(Artifact(job_id=job_id, name=name, content=content, media_type=media_type,
+                                     size_bytes=len(content)))
+            else:
+                artifact.content, artifact.media_type, artifact.size_bytes = content, media_type, len(content)
+                artifact.created_at = utcnow()
+
+    def artifact(self, job_id: int, name: str) -> Artifact | None:
+        """The job's artifact ``name`` with its content, or ``None``."""
+        with self.session() as session:
+            return session.get(Artifact, (job_id, name))
+
+    def artifact_names(self, job_id: int) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(Artifact.name).where(Artifact.job_id == job_id).order_by(Artifact.name)))

@@ -49,13 +49,18 @@ def train_shared_weights(spec: TaskSpec, data: TaskData, seed: int, device: torc
     return {name: value.detach().cpu() for name, value in model.state_dict().items()}
 
 
+def shared_weights_path(spec: TaskSpec, seed: int, cache_dir: Path) -> Path:
+    """Where the shared weights of ``(spec, seed)`` are cached under ``cache_dir``."""
+    return cache_dir / "shared-weights" / f"{spec.name}-{shared_weights_key(spec, seed)}.pt"
+
+
 def shared_weights(
     spec: TaskSpec, data: TaskData, seed: int, device: torch.device, cache_dir: Path
 ) -> tuple[dict[str, Tensor], bool]:
     """Shared weights of ``(spec, seed)``, cached under ``cache_dir/shared-weights``:
     ``(cpu_state_dict, was_cached)``."""
-    directory = cache_dir / "shared-weights"
-    path = directory / f"{spec.name}-{shared_weights_key(spec, seed)}.pt"
+    path = shared_weights_path(spec, seed, cache_dir)
+    directory = path.parent
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True), True
     state = train_shared_weights(spec, data, seed, device)

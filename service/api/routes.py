@@ -6,7 +6,7 @@ import secrets
 from typing import Annotated, Any
 
 import requests
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
@@ -14,6 +14,7 @@ from sampler_space.strategies import describe_strategies
 from service.api.schemas import Health, JobOut, JobPage, StrategyOut, TaskOut, TrialOut
 from service.cluster import InsufficientResourcesError, check_resources
 from service.jobs import job_sampler_document
+from service.jobs.artifacts import REFERENCE_MODEL, WEIGHTS
 from service.models import JobStatus
 from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
 from workers.tasks import get_task, list_tasks, load_task_data
@@ -187,6 +188,42 @@ def get_sampler(ctl: Controller, job_id: JobId,
         return job_sampler_document(ctl.store, job_id, trial)
     except LookupError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+def _artifact(ctl: Any, job_id: int, name: str) -> Response:
+    job = ctl.store.get_job(job_id)
+    if job.kind != "search":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is a {job.kind} job; only search jobs have {name}")
+    artifact = ctl.store.artifact(job_id, name)
+    if artifact is None:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"job {job_id} has no {name} (it is {job.status}); it is saved when the search succeeds")
+    return Response(artifact.content, media_type=artifact.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="job-{job_id}-{name}"'})
+
+
+_NO_ARTIFACT = {**_JOB_NOT_FOUND, 409: {"description": "not a search job, or it has not succeeded"}}
+
+
+@jobs.get("/jobs/{job_id}/weights", tags=["jobs"], response_class=Response,
+          responses={**_NO_ARTIFACT, 200: {"content": {"application/x-npy": {}},
+                                           "description": "float32 .npy, one weight per training row"}})
+def get_weights(ctl: Controller, job_id: JobId) -> Response:
+    """The best sampler's (unnormalised) sampling weight of every row of the task's training split,
+    in the order the task ships it: for ``arrays``, the rows of your ``x_train``, including the rows
+    the job carved out for validation. Rows a long-tail ``imbalance`` dropped weigh 0. Feed it to
+    ``WeightedIndexSampler``."""
+    return _artifact(ctl, job_id, WEIGHTS)
+
+
+@jobs.get("/jobs/{job_id}/reference-model", tags=["jobs"], response_class=Response,
+          responses={**_NO_ARTIFACT, 200: {"content": {"application/octet-stream": {}},
+                                           "description": "torch.save file; loads with weights_only=True"}})
+def get_reference_model(ctl: Controller, job_id: JobId) -> Response:
+    """The job's shared-weights model with the task spec it was trained on and its input
+    standardisation; ``workers.reference_model.load_reference_model`` turns it into a module
+    for ``features_from_model`` on new data."""
+    return _artifact(ctl, job_id, REFERENCE_MODEL)
 
 
 @jobs.get("/tasks", response_model=list[TaskOut], tags=["tasks"])

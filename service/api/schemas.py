@@ -42,6 +42,9 @@ class JobLinks(BaseModel):
     ray_job: str | None = Field(default=None, description="the job's entry in the Ray dashboard (its driver log)")
     ray_submission_id: str | None = Field(default=None, description="the Ray job that drives this job")
     tune_experiment: str | None = Field(description="Ray Tune experiment name (a folder under the results dir)")
+    sampler: str | None = Field(default=None, description="the best sampler's JSON (search jobs with a finished trial)")
+    weights: str | None = Field(default=None, description="per-training-row sampling weights, .npy (succeeded search jobs)")
+    reference_model: str | None = Field(default=None, description="the reference model (succeeded search jobs)")
 
 
 class JobOut(BaseModel):
@@ -59,6 +62,9 @@ class JobOut(BaseModel):
     trials_done: int
     trials_failed: int
     best_trial: TrialOut | None
+    report: dict[str, Any] | None = Field(
+        default=None, description="from-scratch report: test accuracy (mean, std) of the best sampler and of uniform, "
+                                  "the gain, epochs, seconds and every run; while it runs, runs_done of runs_total")
     links: JobLinks
 
     @classmethod
@@ -67,13 +73,17 @@ class JobOut(BaseModel):
         progress = progress or JobProgress()
         dashboard = job.ray_dashboard_url or dashboard_url
         ray_job = f"{dashboard}/#/jobs/{job.ray_submission_id}" if dashboard and job.ray_submission_id else None
+        search, succeeded = job.kind == "search", job.status == JobStatus.SUCCEEDED
         return cls(id=job.id, kind=job.kind, status=job.status, spec=parse_job_spec(job.spec), error=job.error,
                    created_at=as_utc(job.created_at), started_at=as_utc(job.started_at),
                    finished_at=as_utc(job.finished_at), trials_total=trial_budget(job.spec),
                    trials_done=progress.done, trials_failed=progress.failed,
-                   best_trial=None if best is None else TrialOut.of(best),
+                   best_trial=None if best is None else TrialOut.of(best), report=job.report,
                    links=JobLinks(ray_dashboard=dashboard, ray_job=ray_job, ray_submission_id=job.ray_submission_id,
-                                  tune_experiment=job.tune_experiment))
+                                  tune_experiment=job.tune_experiment,
+                                  sampler=f"/jobs/{job.id}/sampler" if search and best is not None else None,
+                                  weights=f"/jobs/{job.id}/weights" if search and succeeded else None,
+                                  reference_model=f"/jobs/{job.id}/reference-model" if search and succeeded else None))
 
 
 class JobPage(BaseModel):

@@ -42,7 +42,9 @@ def job_sampler_document(store: Store, job_id: int, trial_index: int | None = No
     trial = store.best_trial(job_id) if trial_index is None else store.trial(job_id, trial_index)
     if trial is None or trial.status != TrialStatus.SUCCEEDED or job.sampler_context is None:
         raise LookupError(f"job {job_id} has no finished trial" + ("" if trial_index is None else f" {trial_index}"))
-    source = {"job_id": job_id, "trial_id": trial.index, "task": job.spec["task"]["name"], "metric": "val_accuracy",
+    # The whole task spec: the reference model (and so the features) depends on its noise and data file.
+    source = {"job_id": job_id, "trial_id": trial.index, "task": job.spec["task"]["name"],
+              "task_spec": dict(job.spec["task"]), "metric": "val_accuracy",
               "objective": job.spec["search"].get("objective", "last"), "value": trial.metric,
               "seed": job.spec["search"].get("seed", 0)}
     return sampler_document(job.sampler_context, trial.params, source)

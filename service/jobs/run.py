@@ -8,27 +8,43 @@ truth: an interrupted job resumes from its finished trials.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from service.cluster import check_resources, connect_driver, driver_cluster_resources, in_ray_job
 from service.config import Settings
 from service.errors import one_line
-from service.jobs.finish import finish_job
+from service.jobs.artifacts import save_search_artifacts
+from service.jobs.finish import finish_job, job_outcome
+from service.jobs.report import run_report
 from service.jobs.search import run_search
 from service.jobs.strategy import run_strategy_job
 from service.models import Job, JobStatus, utcnow
-from service.spec import StrategyJobSpec, parse_job_spec
+from service.spec import JobSpec, StrategyJobSpec, parse_job_spec
 from service.store import Store
 
 logger = logging.getLogger(__name__)
 
 
-def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = None) -> Job:
+def _report_or_its_error(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> dict[str, Any]:
+    """The report stage's result; a failed stage is reported as such and keeps the search's result."""
+    try:
+        return run_report(store, job_id, spec, settings)
+    except Exception as error:  # noqa: BLE001 - the search succeeded; the report says why it has no numbers
+        logger.warning("job %s report stage failed: %s", job_id, one_line(error), exc_info=in_ray_job())
+        return {"status": "failed", "error": one_line(error)}
+
+
+def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = None,
+            on_phase: Callable[[str], None] | None = None) -> Job:
     """Drive job ``job_id`` (already in the store) to a final status; return its row.
 
     Connects to Ray first (``connect_driver``). ``search_alg`` overrides a search job's searcher
-    (tests use it to inject a failing point). Errors before or around the Tune run mark the job
-    ``failed`` with the message; a failed trial only marks that trial.
+    (tests use it to inject a failing point). ``on_phase`` hears what a search job's driver is
+    doing before its trials start, and after (a CLI shows it). Errors before or around the Tune run mark the job
+    ``failed`` with the message; a failed trial only marks that trial. A search job that
+    succeeds saves its artifacts (``weights.npy``, ``reference-model.pt``) and, when its spec
+    asks, runs the from-scratch report before it is marked succeeded.
     """
     job = store.get_job(job_id)
     spec = parse_job_spec(job.spec)
@@ -38,9 +54,16 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         check_resources(spec.resources, driver_cluster_resources())
         if isinstance(spec, StrategyJobSpec):
             run_strategy_job(store, job_id, spec, settings)
-        else:
-            run_search(store, job_id, spec, settings, search_alg)
-        return finish_job(store, job_id)
+            return finish_job(store, job_id)
+        phase = on_phase or (lambda _now: None)
+        prepared = run_search(store, job_id, spec, settings, search_alg, on_phase=phase)
+        outcome = job_outcome(store, job_id)
+        if outcome.get("status") == JobStatus.SUCCEEDED:
+            phase("saving weights and reference model")
+            save_search_artifacts(store, job_id, prepared)
+            if spec.report.scratch:
+                store.update_job(job_id, report=_report_or_its_error(store, job_id, spec, settings))
+        return finish_job(store, job_id, outcome)
     except Exception as error:
         # One line for the CLI's user; the traceback in a Ray job's driver log, or at DEBUG.
         message = one_line(error)

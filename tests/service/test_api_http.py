@@ -80,6 +80,52 @@ def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -
 
     listed = client.get("/jobs", params={"status": "succeeded"}).json()
     assert job["id"] in [j["id"] for j in listed["items"]] and listed["total"] >= 1
+    assert job["report"] is None  # the report stage is asked for in the spec, and this job did not
+
+
+def test_a_search_job_with_a_report_serves_its_weights_reference_model_and_gain(server: Server) -> None:
+    import io
+
+    import numpy as np
+    import torch
+
+    from workers.reference_model import load_reference_model
+
+    client = server.client()
+    body = {**SMALL_JOB, "search": {**SMALL_JOB["search"], "trials": 3}, "report": {"scratch": True, "seeds": 2,
+                                                                                   "epochs": 5}}
+    job = wait_for(client, client.post("/jobs", json=body).json()["id"], finished)
+    assert job["status"] == "succeeded", job["error"]
+    report = job["report"]
+    assert report["status"] == "done" and report["seeds"] == 2 and report["epochs"] == 5
+    assert report["best_trial"] == job["best_trial"]["index"] and report["data_seed"] == 0
+    assert sorted((r["sampler"], r["seed"]) for r in report["runs"]) == [("best", 0), ("best", 1),
+                                                                          ("uniform", 0), ("uniform", 1)]
+    assert report["gain"] == pytest.approx(report["best"]["test_accuracy_mean"]
+                                           - report["uniform"]["test_accuracy_mean"])
+    assert all(r["data_seed"] == 0 and r["epochs"] == 5 for r in report["runs"])
+
+    assert job["links"]["weights"] == f"/jobs/{job['id']}/weights"
+    response = client.get(job["links"]["weights"])
+    assert response.status_code == 200 and response.headers["content-type"] == "application/x-npy"
+    weights = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert weights.shape == (1348,) and weights.dtype == np.float32 and (weights > 0).all()  # digits' training split
+    response = client.get(job["links"]["reference_model"])
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    model = load_reference_model(response.content)
+    assert model.task["name"] == "digits" and model.task["label_noise"] == 0.2
+    assert model(torch.zeros(3, 64)).shape == (3, 10)
+
+
+def test_artifacts_of_jobs_that_have_none_are_409_naming_why(server: Server) -> None:
+    client = server.client()
+    strategy = client.post("/jobs", json={"kind": "strategy", "task": {"name": "digits"},
+                                          "strategy": {"name": "uniform"}, "run": {"seeds": 1, "epochs": 1}}).json()
+    for name in ("weights", "reference-model"):
+        response = client.get(f"/jobs/{strategy['id']}/{name}")
+        assert response.status_code == 409 and "only search jobs" in response.json()["detail"]
+    assert client.get("/jobs/999999/weights").status_code == 404
+    wait_for(client, strategy["id"], finished)
 
 
 @pytest.mark.parametrize(
@@ -112,12 +158,15 @@ def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -
         ({"task": {"name": "arrays", "data": "a\u0000b.npz"}}, ["body", "task", "data"]),
         ({"task": {"name": "arrays", "data": "x" * 300}}, ["body", "task", "data"]),
         ({"task": {"name": "digits", "data": "mine.npz"}}, ["body", "task"]),
+        ({"task": {"name": "digits"}, "resources": {"gpu": False}}, ["body", "resources", "gpu"]),
+        ({"task": {"name": "digits"}, "search": {"trials": "4"}}, ["body", "search", "trials"]),
+        ({"task": {"name": "digits"}, "search": {"trials": 4.5}}, ["body", "search", "trials"]),
     ],
     ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
          "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task", "unknown-strategy",
          "bad-strategy-option", "zero-seeds", "nan-noise", "infinite-imbalance", "nan-beta", "infinite-epsilon",
          "nan-strategy-option", "bool-trials", "huge-seed", "huge-epochs", "cpu-below-ray-granularity", "nul-in-data",
-         "long-data-name", "data-for-a-task-without-data"],
+         "long-data-name", "data-for-a-task-without-data", "bool-gpu", "string-trials", "fractional-trials"],
 )
 def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, field: list[str]) -> None:
     # json.dumps writes NaN and Infinity as JavaScript does; a careless client sends exactly that.
@@ -139,6 +188,18 @@ def test_malformed_data_files_get_422_with_one_sentence_and_no_job(server: Serve
         (error,) = response.json()["detail"]
         assert error["loc"] == ["body", "task", "data"] and phrase in error["msg"] and "\n" not in error["msg"]
     assert client.get("/jobs").json()["total"] == before
+
+
+def test_a_wrong_method_gets_405_listing_every_method_of_the_path(server: Server) -> None:
+    client = server.client()
+    assert client.request("OPTIONS", "/jobs").headers["allow"] == "GET, POST"
+    assert client.delete("/jobs/1").headers["allow"] == "GET"
+
+
+def test_the_schema_lists_the_registered_tasks_and_strategies(server: Server) -> None:
+    schemas = server.client().get("/openapi.json").json()["components"]["schemas"]
+    assert {"digits", "mnist1d", "arrays"} <= set(schemas["TaskConfig"]["properties"]["name"]["enum"])
+    assert {"uniform", "nws", "swift"} <= set(schemas["StrategyConfig"]["properties"]["name"]["enum"])
 
 
 def test_strategy_job_runs_over_http_and_has_no_sampler(server: Server) -> None:

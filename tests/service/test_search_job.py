@@ -35,7 +35,7 @@ def cli_search(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ], env={"SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"), "SAMPLERSEARCH_RESULTS_DIR": str(workdir / "ray")})
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    return {"summary": summary, "database": database, "out": out, "workdir": workdir}
+    return {"summary": summary, "database": database, "out": out, "workdir": workdir, "output": result.output}
 
 
 def test_search_records_every_trial_as_succeeded_with_history(cli_search: dict) -> None:
@@ -51,6 +51,33 @@ def test_search_records_every_trial_as_succeeded_with_history(cli_search: dict) 
         assert trial.metric == trial.metrics[-1]["objective"]
         assert trial.device == "cpu" and trial.worker_node and trial.duration_s > 0
         assert set(trial.params) == set(parameter_names())
+
+
+def test_the_cli_run_ends_with_a_from_scratch_report_table(cli_search: dict) -> None:
+    report = cli_search["summary"]["report"]
+    assert report["status"] == "done" and report["seeds"] == 1 and report["epochs"] == 20  # digits' scratch_epochs
+    assert report["gain"] == pytest.approx(report["best"]["test_accuracy_mean"] - report["uniform"]["test_accuracy_mean"])
+    stored = Store(cli_search["database"]).get_job(cli_search["summary"]["job_id"]).report
+    assert [(r["sampler"], r["seed"], r["data_seed"]) for r in stored["runs"]] == [("best", 0, 1), ("uniform", 0, 1)]
+    assert stored["best_trial"] == cli_search["summary"]["best_trial"]
+    assert "test accuracy" in cli_search["output"] and "uniform" in cli_search["output"]
+
+
+def test_a_succeeded_search_keeps_its_row_weights_and_reference_model(cli_search: dict) -> None:
+    import io
+
+    import numpy as np
+
+    from workers.reference_model import load_reference_model
+
+    store = Store(cli_search["database"])
+    job_id = cli_search["summary"]["job_id"]
+    assert store.artifact_names(job_id) == ["reference-model.pt", "weights.npy"]
+    weights = np.load(io.BytesIO(store.artifact(job_id, "weights.npy").content))
+    assert weights.shape == (1348,) and np.isfinite(weights).all() and (weights > 0).all()
+    model = load_reference_model(store.artifact(job_id, "reference-model.pt").content)
+    assert model.task == {"name": "digits", "label_noise": 0.3, "noise_kind": "symmetric", "imbalance": 1.0,
+                          "data": None}
 
 
 def test_search_starts_with_uniform_then_sobol_then_gp(cli_search: dict) -> None:

@@ -21,9 +21,9 @@ def store(database_url: str):
 
 def test_migrations_create_tables_and_record_head(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
-    assert {"jobs", "trials", "alembic_version"} <= tables
+    assert {"jobs", "trials", "artifacts", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
 
 
 def test_migrations_are_idempotent_on_reopen(store: Store) -> None:
@@ -152,3 +152,17 @@ def test_progress_and_best_trials_of_many_jobs_in_one_query_each(store: Store) -
     assert set(best) == {first.id, second.id}
     assert (best[first.id].index, best[first.id].metric) == (2, 0.7)
     assert best[second.id].index == 0  # ties go to the lower index
+
+
+def test_artifacts_are_stored_replaced_and_removed_with_their_job(store: Store) -> None:
+    job = store.create_job({})
+    store.put_artifact(job.id, "weights.npy", b"\x93NUMPY-one", "application/x-npy")
+    store.put_artifact(job.id, "weights.npy", b"\x93NUMPY-two" + bytes(range(256)), "application/x-npy")
+    store.put_artifact(job.id, "reference-model.pt", b"PK", "application/octet-stream")
+    artifact = store.artifact(job.id, "weights.npy")
+    assert artifact.content == b"\x93NUMPY-two" + bytes(range(256)) and artifact.size_bytes == 266
+    assert store.artifact_names(job.id) == ["reference-model.pt", "weights.npy"]
+    assert store.artifact(job.id, "absent") is None
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": job.id})
+    assert store.artifact_names(job.id) == []

@@ -15,6 +15,8 @@ The limits:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from workers.tasks.definition import RawData, TaskDataError
@@ -65,13 +67,31 @@ def check_split_sizes(task: str, train: int, val: int, test: int, train_classes:
                             "validation carve-out")
 
 
-def standardiser(x_train: np.ndarray, axis: int | None, task: str):
-    """``x -> float32 (x - mean) / std`` with ``x_train``'s float64 statistics (per feature when
-    ``axis`` is 0, one scalar pair when ``None``); a constant feature keeps std 1.
+@dataclass(frozen=True)
+class Standardisation:
+    """``x -> float32 (x - mean) / std`` with the training split's float64 statistics: per
+    feature (``mean`` and ``std`` shaped ``(1, *sample_shape)``) or one scalar pair (shape ``()``)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    task: str
+
+    def apply(self, x: np.ndarray, split: str) -> np.ndarray:
+        """Standardised ``x`` as float32; raises :class:`TaskDataError` when a value overflows."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = (x.astype(np.float64, copy=False) - self.mean) / self.std
+        if not (np.abs(scaled) <= _FLOAT32_MAX).all():
+            raise TaskDataError(f"task {self.task!r}: x_{split} overflows float32 once standardised with x_train's "
+                                "statistics; its values are far outside the training range")
+        return scaled.astype(np.float32)
+
+
+def standardiser(x_train: np.ndarray, axis: int | None, task: str) -> Standardisation:
+    """The standardisation fitted on ``x_train`` (per feature when ``axis`` is 0, one scalar pair
+    when ``None``); a constant feature keeps std 1.
 
     Raises:
-        TaskDataError: non-finite statistics, no feature that varies, or (when applied) a split
-            whose standardised values overflow float32.
+        TaskDataError: non-finite statistics, or no feature that varies.
     """
     keep = axis is not None
     x64 = x_train.astype(np.float64, copy=False)
@@ -83,14 +103,4 @@ def standardiser(x_train: np.ndarray, axis: int | None, task: str):
                             "rescale the features")
     if not np.any(std > 0):
         raise TaskDataError(f"task {task!r}: x_train is constant; there is nothing to learn from")
-    std = np.where(std > 0, std, 1.0)
-
-    def scale(x: np.ndarray, split: str) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
-            scaled = (x.astype(np.float64, copy=False) - mean) / std
-        if not (np.abs(scaled) <= _FLOAT32_MAX).all():
-            raise TaskDataError(f"task {task!r}: x_{split} overflows float32 once standardised with x_train's "
-                                "statistics; its values are far outside the training range")
-        return scaled.astype(np.float32)
-
-    return scale
+    return Standardisation(np.asarray(mean), np.asarray(np.where(std > 0, std, 1.0)), task)

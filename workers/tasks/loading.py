@@ -25,6 +25,12 @@ class TaskData:
     ``x_*`` float32 ``(N, ...)`` standardised with training statistics; ``y_*`` int64 ``(N,)``.
     ``y_train`` and ``y_val`` carry the injected noise; ``train_flipped`` marks flipped training
     labels (for analysis only: nothing in the search reads it). The test split is clean.
+
+    Where the rows came from, in the task's training split as it ships (``raw_train_size``
+    rows): ``train_rows`` (int64, one per row of ``x_train``) and ``val_rows`` (one per row of
+    ``x_val``; ``None`` when the dataset ships its own validation split). Rows that the
+    long-tail subset dropped are in neither. ``input_mean`` and ``input_std`` (float64) are the
+    standardisation applied: ``x = (raw - mean) / std``.
     """
 
     x_train: Tensor
@@ -35,6 +41,11 @@ class TaskData:
     x_test: Tensor
     y_test: Tensor
     num_classes: int
+    train_rows: np.ndarray | None = None
+    val_rows: np.ndarray | None = None
+    raw_train_size: int | None = None
+    input_mean: np.ndarray | None = None
+    input_std: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -60,7 +71,7 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
     num_classes = check_labels(raw, spec.name)
 
     keep = long_tail_subset(raw.y_train, spec.imbalance, _rng(seed, _IMBALANCE_STREAM))
-    x_train, y_train = raw.x_train[keep], raw.y_train[keep]
+    x_train, y_train, train_rows, val_rows = raw.x_train[keep], raw.y_train[keep], keep, None
     y_noisy, flipped = flip_labels(y_train, spec.label_noise, spec.noise_kind, num_classes, _rng(seed, _NOISE_STREAM))
 
     if raw.x_val is not None and raw.y_val is not None:
@@ -71,13 +82,16 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
         val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
         x_val, y_val = x_train[val], y_noisy[val]
         x_train, y_noisy, flipped = x_train[train], y_noisy[train], flipped[train]
+        train_rows, val_rows = keep[train], keep[val]
 
     check_split_sizes(spec.name, len(y_noisy), len(y_val), len(raw.y_test), len(np.unique(y_noisy)))
     standardise = standardiser(x_train, 0 if task.standardise == "feature" else None, spec.name)
-    scale = lambda a, split: torch.from_numpy(standardise(a, split))  # noqa: E731
+    scale = lambda a, split: torch.from_numpy(standardise.apply(a, split))  # noqa: E731
     label = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
     return TaskData(
         x_train=scale(x_train, "train"), y_train=label(y_noisy), train_flipped=torch.from_numpy(flipped),
         x_val=scale(x_val, "val"), y_val=label(y_val), x_test=scale(raw.x_test, "test"), y_test=label(raw.y_test),
-        num_classes=num_classes,
+        num_classes=num_classes, train_rows=np.asarray(train_rows, dtype=np.int64),
+        val_rows=None if val_rows is None else np.asarray(val_rows, dtype=np.int64), raw_train_size=len(raw.y_train),
+        input_mean=standardise.mean, input_std=standardise.std,
     )

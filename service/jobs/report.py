@@ -1,0 +1,71 @@
+"""The report stage of a search job: retrain from scratch with the best sampler and with
+uniform sampling, on the job's noisy data (its ``search.seed``) and the same training seeds, and
+store the test accuracies and the gain in ``Job.report`` (the Swift Sampler paper's protocol:
+search with fine-tunes, then retrain from scratch).
+
+Each run is one Ray task with the job's per-trial resources (a GPU worker when the job asks
+for GPUs). While the stage runs, ``Job.report`` says how many runs are done.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict
+from typing import Any
+
+import ray
+
+from sampler_space.sampler_json import sampler_from_document
+from service.config import Settings
+from service.jobs.export import job_sampler_document
+from service.spec import JobSpec
+from service.store import Store
+from workers.evaluation import Evaluation, evaluate_sampler
+from workers.tasks import get_task
+
+BEST, UNIFORM = "best", "uniform"
+
+
+def accuracy_summary(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (0 for one value) of test accuracies in [0, 1]."""
+    return {"test_accuracy_mean": statistics.fmean(values),
+            "test_accuracy_std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def summarise(runs: list[Evaluation], *, epochs: int, seeds: int, data_seed: int, best_trial: int | None,
+              seconds: float) -> dict[str, Any]:
+    """The stored report: per-sampler mean ± std of test accuracy, the gain (best − uniform, in
+    accuracy points of [0, 1]), the epochs, the wall-clock seconds of the stage and every run."""
+    best = accuracy_summary([r.test_accuracy for r in runs if r.sampler == BEST])
+    uniform = accuracy_summary([r.test_accuracy for r in runs if r.sampler == UNIFORM])
+    return {"status": "done", "epochs": epochs, "seeds": seeds, "data_seed": data_seed, "best_trial": best_trial,
+            BEST: best, UNIFORM: uniform, "gain": best["test_accuracy_mean"] - uniform["test_accuracy_mean"],
+            "seconds": seconds, "runs": [asdict(r) for r in runs]}
+
+
+def run_report(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> dict[str, Any]:
+    """Run the stage (Ray must be initialised) and return the report; progress is written to
+    ``Job.report`` as runs finish."""
+    document = job_sampler_document(store, job_id)
+    sampler = sampler_from_document(document)
+    task_spec = spec.task.to_task_spec()
+    epochs = spec.report.epochs or get_task(task_spec.name).recipe.scratch_epochs
+    seeds, total = spec.report.seeds, 2 * spec.report.seeds
+    evaluate = ray.remote(evaluate_sampler).options(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu,
+                                                    max_retries=0, name=f"samplersearch job {job_id} report")
+    paths = settings.task_paths()
+    started = time.perf_counter()
+    pending = [evaluate.remote(task_spec, seed, candidate, paths, epochs=epochs, sampler_name=name,
+                               use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed)
+               for seed in range(seeds) for name, candidate in ((BEST, sampler), (UNIFORM, None))]
+    store.update_job(job_id, report={"status": "running", "runs_done": 0, "runs_total": total, "epochs": epochs})
+    runs: list[Evaluation] = []
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        runs.append(ray.get(done[0]))
+        store.update_job(job_id, report={"status": "running", "runs_done": len(runs), "runs_total": total,
+                                         "epochs": epochs})
+    runs.sort(key=lambda r: (r.sampler, r.seed))
+    return summarise(runs, epochs=epochs, seeds=seeds, data_seed=spec.search.seed,
+                     best_trial=document["source"]["trial_id"], seconds=time.perf_counter() - started)
