@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -23,6 +24,7 @@ from service.spec import JobSpec
 from service.store import Store
 from workers.evaluation import Evaluation, evaluate_sampler
 from workers.tasks import get_task
+from workers.training import EpochResult
 
 BEST, UNIFORM = "best", "uniform"
 
@@ -44,9 +46,34 @@ def summarise(runs: list[Evaluation], *, epochs: int, seeds: int, data_seed: int
             "seconds": seconds, "runs": [asdict(r) for r in runs]}
 
 
+@ray.remote(num_cpus=0)
+class EpochLog:
+    """Where the report's runs post each epoch (a Ray actor: the runs are tasks elsewhere)."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, dict[str, float]] = {}
+
+    def record(self, run: str, epoch: int, val_accuracy: float) -> None:
+        self.latest[run] = {"epoch": epoch, "val_accuracy": val_accuracy}
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        return dict(self.latest)
+
+
+def _poster(log: Any, run: str) -> Callable[[EpochResult], None]:
+    return lambda result: log.record.remote(run, result.epoch, result.val_accuracy)
+
+
+def running_report(done: int, total: int, epochs: int, latest: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """``Job.report`` while the stage runs: runs done, and each run's latest epoch and validation
+    accuracy (``epochs_done`` of ``epochs_total`` over all runs, for a progress bar)."""
+    return {"status": "running", "runs_done": done, "runs_total": total, "epochs": epochs, "runs_latest": latest,
+            "epochs_done": sum(int(r["epoch"]) for r in latest.values()), "epochs_total": total * epochs}
+
+
 def run_report(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> dict[str, Any]:
-    """Run the stage (Ray must be initialised) and return the report; progress is written to
-    ``Job.report`` as runs finish."""
+    """Run the stage (Ray must be initialised) and return the report; progress (runs done, each
+    run's latest epoch and validation accuracy) is written to ``Job.report`` as it comes."""
     document = job_sampler_document(store, job_id)
     sampler = sampler_from_document(document)
     task_spec = spec.task.to_task_spec()
@@ -55,17 +82,21 @@ def run_report(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> 
     evaluate = ray.remote(evaluate_sampler).options(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu,
                                                     max_retries=0, name=f"samplersearch job {job_id} report")
     paths = settings.task_paths()
+    log = EpochLog.remote()
     started = time.perf_counter()
     pending = [evaluate.remote(task_spec, seed, candidate, paths, epochs=epochs, sampler_name=name,
-                               use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed)
+                               use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed,
+                               on_epoch=_poster(log, f"{name}/{seed}"))
                for seed in range(seeds) for name, candidate in ((BEST, sampler), (UNIFORM, None))]
-    store.update_job(job_id, report={"status": "running", "runs_done": 0, "runs_total": total, "epochs": epochs})
+    store.update_job(job_id, report=running_report(0, total, epochs, {}))
     runs: list[Evaluation] = []
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        runs.append(ray.get(done[0]))
-        store.update_job(job_id, report={"status": "running", "runs_done": len(runs), "runs_total": total,
-                                         "epochs": epochs})
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            runs.extend(ray.get(done))
+            store.update_job(job_id, report=running_report(len(runs), total, epochs, ray.get(log.snapshot.remote())))
+    finally:
+        ray.kill(log)
     runs.sort(key=lambda r: (r.sampler, r.seed))
     return summarise(runs, epochs=epochs, seeds=seeds, data_seed=spec.search.seed,
                      best_trial=document["source"]["trial_id"], seconds=time.perf_counter() - started)

@@ -61,6 +61,7 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         if outcome.get("status") == JobStatus.SUCCEEDED:
             phase("saving weights and reference model")
             save_search_artifacts(store, job_id, prepared)
+            phase("trials done")
             if spec.report.scratch:
                 store.update_job(job_id, report=_report_or_its_error(store, job_id, spec, settings))
         return finish_job(store, job_id, outcome)

@@ -25,3 +25,11 @@ def test_one_seed_has_zero_spread() -> None:
     report = summarise([run("best", 0, 0.6), run("uniform", 0, 0.65)], epochs=5, seeds=1, data_seed=0,
                        best_trial=0, seconds=1.0)
     assert report["best"]["test_accuracy_std"] == 0.0 and report["gain"] == pytest.approx(-0.05)
+
+
+def test_while_running_the_report_counts_epochs_over_all_runs() -> None:
+    from service.jobs.report import running_report
+
+    latest = {"best/0": {"epoch": 7, "val_accuracy": 0.8}, "uniform/0": {"epoch": 5, "val_accuracy": 0.7}}
+    report = running_report(0, 2, 20, latest)
+    assert report["status"] == "running" and report["epochs_done"] == 12 and report["epochs_total"] == 40
