@@ -215,9 +215,13 @@ def _drive_search(store: Store, settings: Settings, job_id: int, spec: JobSpec, 
     summary = {
         "job_id": job.id, "status": job.status, "task": spec.task.name, "searcher": spec.search.searcher,
         "trials": len(all_trials), "failed": sum(t.status == TrialStatus.FAILED for t in all_trials),
-        "best_trial": job.best_trial_index, "best_val_accuracy": document["source"]["value"],
+        "best_trial": job.best_trial_index, "best_val_accuracy": store.best_trial(job.id).metric,
+        "recommended": document["source"].get("recommended", "trial"),
+        "recommended_trial": document["source"]["trial_id"], "reason": document["source"].get("reason"),
         "seconds": round(elapsed, 1), "sampler": str(out),
     }
+    chosen = "uniform" if summary["recommended"] == "uniform" else f"trial {summary['recommended_trial']}"
+    console.print(f"recommended: {chosen}" + (f" ({summary['reason']})" if summary["reason"] else ""), highlight=False)
     if job.report:
         _print_report(job.report)
         summary["report"] = {key: job.report[key] for key in ("status", "gain", "best", "uniform", "epochs", "seeds",
@@ -235,7 +239,8 @@ def _print_report(report: dict) -> None:
     for name in ("best", "uniform"):
         stats = report[name]
         gain = f"{100 * report['gain']:+.2f} pts" if name == "best" else ""
-        table.add_row(f"best (trial {report['best_trial']})" if name == "best" else "uniform",
+        chosen = "uniform" if report["best_trial"] is None else f"trial {report['best_trial']}"
+        table.add_row(f"recommended ({chosen})" if name == "best" else "uniform",
                       f"{stats['test_accuracy_mean']:.4f} ± {stats['test_accuracy_std']:.4f}", gain)
     console.print(table)
 

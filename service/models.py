@@ -82,6 +82,8 @@ class Job(Base):
     tune_experiment: Mapped[str | None] = mapped_column(String(256), default=None)
     #: submission id of the Ray job that drives (or last drove) this job; ``None`` for CLI jobs
     ray_submission_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    #: which sampler the job recommends and why (the verify stage's measurements and test)
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: the from-scratch report (best sampler against uniform), once its stage has run
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 

@@ -107,6 +107,8 @@ class SearchConfig(BaseModel):
     segments: Integer = Field(default=4, ge=1, le=32)
     epsilon: StrictFloat = Field(default=1e-3, gt=0.0, le=1.0)
     max_failures: Integer = Field(default=0, ge=0, le=100, description="Ray Tune retries of a crashed trial")
+    lookahead: StrictBool = Field(default=True, description="gp-ucb with parallel > 1: prepare each suggestion "
+                                                         "while trials run, so that no worker waits for the GP")
     start_uniform: bool = Field(default=True, description="evaluate the uniform sampler (all knots 0.5) first")
 
     @field_validator("features")
@@ -136,6 +138,19 @@ class Resources(BaseModel):
         return amount
 
 
+class VerifyConfig(BaseModel):
+    """The verify stage that ends a search: the ``candidates`` trials the GP's posterior mean
+    ranks highest, and uniform, are fine-tuned again on ``seeds`` fresh training seeds; a
+    candidate is recommended only when it beats uniform outside the noise, otherwise uniform is.
+    ``candidates: 0`` skips the stage and recommends the posterior mean's best trial."""
+
+    model_config = SPEC_CONFIG
+
+    candidates: Integer = Field(default=3, ge=0, le=10, description="top trials re-measured; 0 skips the stage")
+    seeds: Integer = Field(default=3, ge=2, le=20, description="fresh training seeds per candidate and for uniform")
+    alpha: StrictFloat = Field(default=0.1, gt=0.0, lt=0.5, description="family-wise level of the test against uniform")
+
+
 class ReportConfig(BaseModel):
     """The optional final stage of a search job: train the task's model from scratch with the best
     sampler and with uniform sampling, on the job's noisy data and the same ``seeds`` training
@@ -158,6 +173,7 @@ class JobSpec(BaseModel):
     task: TaskConfig
     search: SearchConfig = Field(default_factory=SearchConfig)
     resources: Resources = Field(default_factory=Resources)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
 

@@ -4,7 +4,7 @@ Swift Sampler and report validation accuracy after each epoch."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -78,3 +78,11 @@ def run_fine_tune(config: dict[str, Any], payload: FineTunePayload, report=None)
 def fine_tune_trainable(config: dict[str, Any], payload: FineTunePayload) -> None:
     """Ray Tune function trainable; wrap with ``tune.with_parameters(fine_tune_trainable, payload=...)``."""
     run_fine_tune(config, payload)
+
+
+def fine_tune_objective(config: dict[str, Any], payload: FineTunePayload, seed: int) -> float:
+    """The objective the candidate in ``config`` reaches when fine-tuned with training seed
+    ``seed`` instead of the job's: a fresh measurement of it (the verify stage's), outside Tune."""
+    reported: list[dict[str, Any]] = []
+    run_fine_tune(config, replace(payload, seed=seed), report=reported.append)
+    return float(reported[-1]["objective"])

@@ -62,6 +62,9 @@ class JobOut(BaseModel):
     trials_done: int
     trials_failed: int
     best_trial: TrialOut | None
+    recommendation: dict[str, Any] | None = Field(
+        default=None, description="what the job recommends (choice: trial or uniform, trial, reason, the test and "
+                                  "the verify stage's measurements); GET /jobs/{id}/sampler exports it")
     report: dict[str, Any] | None = Field(
         default=None, description="from-scratch report: test accuracy (mean, std) of the best sampler and of uniform, "
                                   "the gain, epochs, seconds and every run; while it runs, runs_done of runs_total")
@@ -79,6 +82,7 @@ class JobOut(BaseModel):
                    finished_at=as_utc(job.finished_at), trials_total=trial_budget(job.spec),
                    trials_done=progress.done, trials_failed=progress.failed,
                    best_trial=None if best is None else TrialOut.of(best), report=job.report,
+                   recommendation=job.recommendation,
                    links=JobLinks(ray_dashboard=dashboard, ray_job=ray_job, ray_submission_id=job.ray_submission_id,
                                   tune_experiment=job.tune_experiment,
                                   sampler=f"/jobs/{job.id}/sampler" if search and best is not None else None,

@@ -34,17 +34,25 @@ def sampler_document(context: dict[str, Any], params: dict[str, float], source: 
 
 
 def job_sampler_document(store: Store, job_id: int, trial_index: int | None = None) -> dict[str, Any]:
-    """The sampler JSON of the job's best trial (or of ``trial_index``); ``LookupError`` when
-    there is none (a strategy job, or no finished trial yet)."""
+    """The sampler JSON the job recommends (its verify stage's choice: a trial, or uniform), or,
+    before it has one, of its best observed trial; of ``trial_index`` when given.
+    ``LookupError`` when there is none (a strategy job, or no finished trial yet)."""
     job = store.get_job(job_id)
     if job.kind != "search":
         raise LookupError(f"job {job_id} is a {job.kind} job; only search jobs produce a sampler")
+    recommendation = job.recommendation if trial_index is None else None
+    base = {"job_id": job_id, "task": job.spec["task"]["name"],
+            # The whole task spec: the reference model (and so the features) depends on its noise and data file.
+            "task_spec": dict(job.spec["task"]), "metric": "val_accuracy",
+            "objective": job.spec["search"].get("objective", "last"), "seed": job.spec["search"].get("seed", 0)}
+    if recommendation is not None:
+        base |= {"recommended": recommendation["choice"], "reason": recommendation["reason"]}
+        if recommendation["choice"] == "uniform" and job.sampler_context is not None:
+            space = SamplerSpace(tuple(job.sampler_context["features"]), int(job.sampler_context["segments"]))
+            return sampler_document(job.sampler_context, space.uniform_point(), {**base, "trial_id": None,
+                                                                                 "value": None})
+        trial_index = recommendation["trial"]
     trial = store.best_trial(job_id) if trial_index is None else store.trial(job_id, trial_index)
     if trial is None or trial.status != TrialStatus.SUCCEEDED or job.sampler_context is None:
         raise LookupError(f"job {job_id} has no finished trial" + ("" if trial_index is None else f" {trial_index}"))
-    # The whole task spec: the reference model (and so the features) depends on its noise and data file.
-    source = {"job_id": job_id, "trial_id": trial.index, "task": job.spec["task"]["name"],
-              "task_spec": dict(job.spec["task"]), "metric": "val_accuracy",
-              "objective": job.spec["search"].get("objective", "last"), "value": trial.metric,
-              "seed": job.spec["search"].get("seed", 0)}
-    return sampler_document(job.sampler_context, trial.params, source)
+    return sampler_document(job.sampler_context, trial.params, {**base, "trial_id": trial.index, "value": trial.metric})

@@ -19,11 +19,23 @@ from service.jobs.finish import finish_job, job_outcome
 from service.jobs.report import run_report
 from service.jobs.search import run_search
 from service.jobs.strategy import run_strategy_job
+from service.jobs.verify import run_verify
 from service.models import Job, JobStatus, utcnow
 from service.spec import JobSpec, StrategyJobSpec, parse_job_spec
 from service.store import Store
 
 logger = logging.getLogger(__name__)
+
+
+def _recommendation_or_best(store: Store, job_id: int, spec: JobSpec, prepared: Any) -> dict[str, Any]:
+    """The verify stage's recommendation; if the stage itself fails, the best observed trial, saying so."""
+    try:
+        return run_verify(store, job_id, spec, prepared)
+    except Exception as error:  # noqa: BLE001 - the search succeeded; say why it was not verified
+        logger.warning("job %s verify stage failed: %s", job_id, one_line(error), exc_info=in_ray_job())
+        best = store.best_trial(job_id)
+        return {"choice": "trial", "trial": best.index, "reason": f"verify stage failed ({one_line(error)}); "
+                                                                   "the best observed trial, unverified"}
 
 
 def _report_or_its_error(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> dict[str, Any]:
@@ -59,6 +71,9 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         prepared = run_search(store, job_id, spec, settings, search_alg, on_phase=phase)
         outcome = job_outcome(store, job_id)
         if outcome.get("status") == JobStatus.SUCCEEDED:
+            if spec.verify.candidates:
+                phase(f"verifying the top {spec.verify.candidates} against uniform on {spec.verify.seeds} fresh seeds")
+            store.update_job(job_id, recommendation=_recommendation_or_best(store, job_id, spec, prepared))
             phase("saving weights and reference model")
             save_search_artifacts(store, job_id, prepared)
             phase("trials done")

@@ -94,7 +94,8 @@ def run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, sea
         search = spec.search
         search_alg, param_space = make_searcher(search.searcher, prepared.space, n_initial=search.initial,
                                                 beta=search.ucb_beta, seed=search.seed, parallel=search.parallel,
-                                                start_uniform=search.start_uniform, history=history)
+                                                start_uniform=search.start_uniform, history=history,
+                                                lookahead=search.lookahead)
     run = TrialRun(trainable=tune.with_parameters(fine_tune_trainable, payload=prepared.payload),
                    parameter_names=prepared.space.names, free_indices=free, search_alg=search_alg,
                    param_space=param_space, label=spec.search.searcher, max_failures=spec.search.max_failures)

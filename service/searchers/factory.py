@@ -39,11 +39,12 @@ def _points(points: list[dict[str, Any]], space: SamplerSpace) -> list[dict[str,
 
 
 def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float, seed: int, parallel: int,
-                  start_uniform: bool = True, history: SearchHistory | None = None,
+                  start_uniform: bool = True, history: SearchHistory | None = None, lookahead: bool = True,
                   ) -> tuple[Searcher, dict[str, Any]]:
     """``(search_alg, param_space)`` for ``tune.TuneConfig`` / ``tune.Tuner``.
 
-    ``gp-ucb``: :class:`GpUcbSearcher`.
+    ``gp-ucb``: :class:`GpUcbSearcher`, preparing each suggestion while trials run when
+    ``lookahead`` and ``parallel > 1``.
     ``random``: Tune's ``OptunaSearch`` with Optuna's ``RandomSampler`` (uniform on the cube).
     ``optuna``: Tune's ``OptunaSearch`` with Optuna's TPE (``n_startup_trials = n_initial``).
     Each is a Tune ``Searcher`` (so every suggestion can carry its trial index) with its own
@@ -58,7 +59,8 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
     history = history or SearchHistory()
     first = [space.uniform_point()] if start_uniform and history.fresh else []
     if name == "gp-ucb":
-        searcher = GpUcbSearcher(space.names, METRIC, MODE, n_initial=n_initial, beta=beta, seed=seed)
+        searcher = GpUcbSearcher(space.names, METRIC, MODE, n_initial=n_initial, beta=beta, seed=seed,
+                                 lookahead=lookahead and parallel > 1)
         for point in first:
             searcher.requeue({**point, SUGGESTION_KEY: "uniform"})
         for params, metric in history.finished:

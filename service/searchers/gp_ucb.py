@@ -12,6 +12,15 @@ Sobol point; the trial's config records which source produced it under ``SUGGEST
 Failed trials and non-finite metrics are not observations.
 
 Suggestions are idempotent: a trial id that asks again gets its pending point back.
+
+Lookahead (``lookahead=True``; the service turns it on when trials run in parallel): a worker
+must not wait for the controller. As soon as a suggestion is
+handed out, the next one is computed in a background thread from a snapshot of the searcher (the
+trial just started counts as pending). Tune asks for it the moment a trial finishes; the
+prepared point is used then (the trials that finished meanwhile count as pending in it, the
+usual trade of asynchronous BO), so a worker waits only if a fit takes longer than a trial.
+Suggestions stay a pure function of the order of events: a prepared point is always used,
+waited for if need be. ``wait_seconds`` records how long each ``suggest`` call took.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import threading
+import time
 from typing import Any
 
 import torch
@@ -39,7 +50,31 @@ logger = logging.getLogger(__name__)
 
 SUGGESTION_KEY = "_suggestion"
 _DUPLICATE_TOLERANCE = 1e-6
+#: GP work seeds torch's global generator (BoTorch draws from it): one computation at a time, so
+#: that a lookahead thread and the caller never interleave their draws
+_GP_LOCK = threading.Lock()
 _HYPERPARAMETERS = ("likelihood.", "mean_module.", "covar_module.")
+
+
+def build_gp(x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
+    """The searcher's GP (unfitted) on points ``x`` ``(n, d)`` in the unit cube and values ``y`` ``(n, 1)``."""
+    return SingleTaskGP(x, y, covar_module=get_matern_kernel_with_gamma_prior(x.shape[-1]),
+                        outcome_transform=Standardize(m=1))
+
+
+def posterior_mean(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """``(n,)`` the fitted GP's posterior mean at the observed points ``x`` (float64): the model's
+    estimate of each point's value, which shrinks a lucky observation towards its neighbours
+    (Ax picks its best parameterisation the same way). Falls back to ``y`` when the GP cannot be fitted."""
+    with _GP_LOCK, torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = build_gp(x, y)
+        try:
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        except (ModelFittingError, NotPSDError):
+            return y.squeeze(-1).clone()
+        with torch.no_grad():
+            return model.posterior(x).mean.squeeze(-1)
 
 
 class GpUcbSearcher(Searcher):
@@ -53,13 +88,15 @@ class GpUcbSearcher(Searcher):
         seed: seeds the Sobol sequence, the acquisition's QMC sampler and its optimiser.
         num_restarts, raw_samples: ``optimize_acqf`` settings.
         mc_samples: quasi-Monte-Carlo samples of ``qUpperConfidenceBound``.
+        lookahead: prepare the next suggestion in the background (see the module docstring). Off
+            for sequential use, where it would always leave out the latest observation.
     The defaults keep a suggestion near 0.2 s on one CPU thread at 40 observations
     (``bench/suggestion_cost.py``).
     """
 
     def __init__(self, parameter_names: list[str], metric: str = "objective", mode: str = "max",
                  n_initial: int = 8, beta: float = 2.0, seed: int = 0,
-                 num_restarts: int = 4, raw_samples: int = 128, mc_samples: int = 128) -> None:
+                 num_restarts: int = 4, raw_samples: int = 128, mc_samples: int = 128, lookahead: bool = False) -> None:
         super().__init__(metric=metric, mode=mode)
         self.parameter_names = list(parameter_names)
         self.n_initial = n_initial
@@ -76,6 +113,17 @@ class GpUcbSearcher(Searcher):
         self._requeued: list[dict[str, Any]] = []
         self._hyperparameters: dict[str, Any] = {}
         self.fallbacks: list[str] = []
+        self.lookahead = lookahead
+        self._speculation: tuple[threading.Thread, dict[str, Any]] | None = None
+        #: seconds each ``suggest`` call took (computing a point, or waiting for the prepared one)
+        self.wait_seconds: list[float] = []
+        #: suggestions that came from a prepared (lookahead) proposal
+        self.prepared_used = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_speculation"] = None  # a thread does not pickle; a restored searcher computes afresh
+        return state
 
     @property
     def dimension(self) -> int:
@@ -116,14 +164,13 @@ class GpUcbSearcher(Searcher):
         step_seed = self.seed * 100_003 + self._gp_suggestions
         # Fitting may restart from prior samples; seeding makes a suggestion a pure function of
         # the searcher's state, so a restored searcher proposes exactly what the original would.
-        with torch.random.fork_rng():
+        with _GP_LOCK, torch.random.fork_rng():
             torch.manual_seed(step_seed)
             return self._fit_and_maximise(step_seed)
 
     def _fit_and_maximise(self, step_seed: int) -> torch.Tensor:
         x, y = self._training_data()
-        model = SingleTaskGP(x, y, covar_module=get_matern_kernel_with_gamma_prior(self.dimension),
-                             outcome_transform=Standardize(m=1))
+        model = build_gp(x, y)
         if self._hyperparameters:
             # Warm start from the previous fit: the optimiser then needs few iterations.
             model.load_state_dict({k: torch.tensor(v, dtype=torch.float64) for k, v in self._hyperparameters.items()},
@@ -161,16 +208,63 @@ class GpUcbSearcher(Searcher):
             return self._next_sobol(), "sobol-duplicate"
         return point, "gp-ucb"
 
+    def _speculate(self) -> None:
+        """Start preparing the next proposal from a snapshot of the current state."""
+        if not self.lookahead or self._requeued:
+            return
+        snapshot = GpUcbSearcher(self.parameter_names, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
+                                 mc_samples=self.mc_samples, lookahead=False)
+        snapshot.set_state(self.get_state())
+        box: dict[str, Any] = {"snapshot": snapshot}
+        threads = torch.get_num_threads()
+
+        def prepare() -> None:
+            # OpenMP's thread count is per thread: match the caller's, so that the result does not
+            # depend on which thread computed it.
+            torch.set_num_threads(threads)
+            try:
+                box["proposal"] = snapshot._propose()
+            except BaseException as error:  # noqa: BLE001 - the caller computes synchronously instead
+                box["error"] = error
+
+        # Not a daemon: an interpreter that exits waits for it (a fraction of a second) instead of
+        # killing it inside torch.
+        thread = threading.Thread(target=prepare, name="gp-ucb-lookahead")
+        thread.start()
+        self._speculation = (thread, box)
+
+    def _take_speculation(self) -> tuple[torch.Tensor, str] | None:
+        """The prepared proposal (waiting for it if need be), with the snapshot's counters adopted;
+        ``None`` when there is none or it failed."""
+        if self._speculation is None:
+            return None
+        thread, box = self._speculation
+        self._speculation = None
+        thread.join()
+        if "proposal" not in box:
+            return None
+        snapshot = box["snapshot"]
+        self._sobol_drawn, self._gp_suggestions = snapshot._sobol_drawn, snapshot._gp_suggestions
+        self._hyperparameters, self.fallbacks = snapshot._hyperparameters, snapshot.fallbacks
+        point, source = box["proposal"]
+        self.prepared_used += 1
+        if source == "gp-ucb" and self._is_duplicate(point):  # a trial started meanwhile took that point
+            return self._next_sobol(), "sobol-duplicate"
+        return point, source
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if trial_id in self._pending:
             return dict(self._pending[trial_id])
+        started = time.perf_counter()
         if self._requeued:
             config = self._requeued.pop(0)
         else:
-            point, source = self._propose()
+            point, source = self._take_speculation() or self._propose()
             config = {name: float(v) for name, v in zip(self.parameter_names, point.tolist())}
             config[SUGGESTION_KEY] = source
+        self.wait_seconds.append(time.perf_counter() - started)
         self._pending[trial_id] = config
+        self._speculate()
         return dict(config)
 
     # Observations
@@ -218,6 +312,7 @@ class GpUcbSearcher(Searcher):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        self._speculation = None
         self.parameter_names = list(state["parameter_names"])
         self.n_initial, self.beta, self.seed = state["n_initial"], state["beta"], state["seed"]
         self._observed_x = [list(x) for x in state["observed_x"]]

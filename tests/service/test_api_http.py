@@ -74,7 +74,8 @@ def test_submitted_job_runs_to_success_with_trials_and_sampler(server: Server) -
     assert client.get(f"/jobs/{job['id']}/trials/2").json()["index"] == 2
 
     document = client.get(f"/jobs/{job['id']}/sampler").json()
-    assert document["source"]["trial_id"] == job["best_trial"]["index"]
+    assert document["source"]["trial_id"] == job["recommendation"]["trial"]
+    assert document["source"]["recommended"] == job["recommendation"]["choice"]
     assert sampler_from_document(document).knots.shape == (2, 5)
     assert client.get(f"/jobs/{job['id']}/sampler", params={"trial": 1}).json()["source"]["trial_id"] == 1
 
@@ -98,7 +99,7 @@ def test_a_search_job_with_a_report_serves_its_weights_reference_model_and_gain(
     assert job["status"] == "succeeded", job["error"]
     report = job["report"]
     assert report["status"] == "done" and report["seeds"] == 2 and report["epochs"] == 5
-    assert report["best_trial"] == job["best_trial"]["index"] and report["data_seed"] == 0
+    assert report["best_trial"] == job["recommendation"]["trial"] and report["data_seed"] == 0
     assert sorted((r["sampler"], r["seed"]) for r in report["runs"]) == [("best", 0), ("best", 1),
                                                                           ("uniform", 0), ("uniform", 1)]
     assert report["gain"] == pytest.approx(report["best"]["test_accuracy_mean"]

@@ -112,3 +112,44 @@ def test_added_evaluated_points_train_the_gp() -> None:
         searcher.add_evaluated_point(config, objective(config))
     searcher.skip_initial_points(2)
     assert searcher.suggest("fresh")[SUGGESTION_KEY] == "gp-ucb"
+
+
+def test_the_posterior_mean_shrinks_a_lucky_observation_towards_its_neighbours() -> None:
+    import torch
+
+    from service.searchers.gp_ucb import posterior_mean
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 2, generator=generator, dtype=torch.float64)
+    y = 0.6 + 0.1 * x[:, :1] + 0.01 * torch.randn(40, 1, generator=generator, dtype=torch.float64)
+    y[7] += 0.08  # one noisy observation far above the smooth trend
+    means = posterior_mean(x, y)
+    assert means.shape == (40,) and means[7] < y[7, 0] - 0.02
+    assert int(torch.argmax(y)) == 7 and int(torch.argmax(means)) != 7
+
+
+def test_lookahead_prepares_each_suggestion_from_the_state_when_the_previous_was_handed_out() -> None:
+    import copy
+
+    ahead = GpUcbSearcher(NAMES, n_initial=4, seed=8, lookahead=True)
+    run_sequential(ahead, 5)
+    ahead.suggest("a")
+    # What the prepared point must equal: a synchronous searcher in the state right after "a" left.
+    reference = GpUcbSearcher(NAMES, n_initial=4, seed=8)
+    reference.set_state(copy.deepcopy(ahead.get_state()))
+    ahead.on_trial_complete("a", {"objective": -0.1})  # arrives before the next suggestion is asked for
+    used = ahead.prepared_used
+    prepared = ahead.suggest("b")
+    assert ahead.prepared_used == used + 1 and prepared[SUGGESTION_KEY] == "gp-ucb"
+    assert prepared == reference.suggest("b")
+    assert len(ahead.wait_seconds) == 7 and ahead.num_observations == 6
+
+
+def test_a_lookahead_searcher_still_pickles_and_restores(tmp_path) -> None:
+    import pickle
+
+    ahead = GpUcbSearcher(NAMES, n_initial=3, seed=9, lookahead=True)
+    run_sequential(ahead, 4)
+    clone = pickle.loads(pickle.dumps(ahead))
+    assert clone.num_observations == 4 and clone._speculation is None
+    assert clone.suggest("next")[SUGGESTION_KEY] == "gp-ucb"

@@ -59,7 +59,7 @@ def test_the_cli_run_ends_with_a_from_scratch_report_table(cli_search: dict) -> 
     assert report["gain"] == pytest.approx(report["best"]["test_accuracy_mean"] - report["uniform"]["test_accuracy_mean"])
     stored = Store(cli_search["database"]).get_job(cli_search["summary"]["job_id"]).report
     assert [(r["sampler"], r["seed"], r["data_seed"]) for r in stored["runs"]] == [("best", 0, 1), ("uniform", 0, 1)]
-    assert stored["best_trial"] == cli_search["summary"]["best_trial"]
+    assert stored["best_trial"] == cli_search["summary"]["recommended_trial"]
     assert "test accuracy" in cli_search["output"] and "uniform" in cli_search["output"]
 
 
@@ -85,20 +85,37 @@ def test_search_starts_with_uniform_then_sobol_then_gp(cli_search: dict) -> None
     trials = store.trials(cli_search["summary"]["job_id"])
     assert trials[0].suggestion == "uniform" and set(trials[0].params.values()) == {0.5}
     assert [t.suggestion for t in trials[1:3]] == ["sobol", "sobol"]
-    assert {t.suggestion for t in trials[3:]} <= {"gp-ucb", "sobol-duplicate", "sobol-fallback"}
+    # With lookahead a point prepared before two observations exist is one more Sobol point.
+    assert {t.suggestion for t in trials[3:]} <= {"gp-ucb", "sobol", "sobol-duplicate", "sobol-fallback"}
+    assert sum(t.suggestion == "sobol" for t in trials[3:]) <= 1
     assert any(t.suggestion == "gp-ucb" for t in trials[3:])
 
 
-def test_exported_json_is_the_best_trial_and_loads(cli_search: dict) -> None:
+def test_exported_json_is_the_verified_recommendation_and_loads(cli_search: dict) -> None:
     store = Store(cli_search["database"])
     job = store.get_job(cli_search["summary"]["job_id"])
-    best = store.best_trial(job.id)
-    assert job.best_trial_index == best.index
+    assert job.best_trial_index == store.best_trial(job.id).index  # the best observation, kept apart
+    recommendation = job.recommendation
+    assert recommendation["seeds"] == [2, 3, 4]  # fresh seeds: the search's own is 1
+    assert "paired t-test" in recommendation["test"] and recommendation["reason"]
+    candidates = recommendation["candidates"]
+    assert len(candidates) == 3 and all(len(c["values"]) == 3 for c in candidates)
+    assert len(recommendation["uniform"]["values"]) == 3
+    assert [c["posterior_mean"] for c in candidates] == sorted((c["posterior_mean"] for c in candidates), reverse=True)
+    assert 0 not in [c["trial"] for c in candidates]  # trial 0 is uniform itself
     document = json.loads(cli_search["out"].read_text())
-    assert document["source"]["trial_id"] == best.index and document["source"]["value"] == best.metric
+    assert document["source"]["recommended"] == recommendation["choice"]
+    assert document["source"]["reason"] == recommendation["reason"]
     sampler = load_sampler(cli_search["out"])
-    assert sampler.to_unit_cube().tolist() == [best.params[name] for name in parameter_names()]
+    if recommendation["choice"] == "uniform":
+        assert document["source"]["trial_id"] is None and set(sampler.to_unit_cube().tolist()) == {0.5}
+    else:
+        chosen = store.trial(job.id, recommendation["trial"])
+        assert document["source"]["trial_id"] == chosen.index
+        assert sampler.to_unit_cube().tolist() == [chosen.params[name] for name in parameter_names()]
     assert all(t.kind == "cgf" for t in sampler.transforms)
+    summary = cli_search["summary"]
+    assert summary["recommended"] == recommendation["choice"] and summary["reason"] == recommendation["reason"]
 
 
 def test_evaluate_trains_from_scratch_with_the_exported_sampler(cli_search: dict) -> None:

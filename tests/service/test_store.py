@@ -23,7 +23,7 @@ def test_migrations_create_tables_and_record_head(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"jobs", "trials", "artifacts", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_migrations_are_idempotent_on_reopen(store: Store) -> None:
