@@ -370,6 +370,36 @@ def export(
     console.print(f"wrote {out_dir}/sampler.json, {WEIGHTS} and {REFERENCE_MODEL}")
 
 
+@app.command()
+def plot(
+    job: Annotated[int, typer.Option("--job", help="job id")],
+    out_dir: Annotated[Path, typer.Option(help="where the plots are written")] = Path("plots"),
+    fmt: Annotated[str, typer.Option("--format", help="png or svg")] = "png",
+    db: Annotated[Optional[str], typer.Option()] = None,
+) -> None:
+    """Draw every plot a job has (from the store) into --out-dir."""
+    from service.plots import FORMATS, PlotUnavailableError, plot_names, render
+    from service.store import JobNotFoundError
+
+    if fmt not in FORMATS:
+        _fail(f"--format: one of {', '.join(FORMATS)}")
+    store = Store(_settings(db).database_url)
+    try:
+        kind = store.get_job(job).kind
+    except JobNotFoundError as error:
+        _fail(str(error))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in plot_names(kind):
+        try:
+            content = render(store, job, name, fmt)
+        except PlotUnavailableError as error:
+            console.print(f"{name}: skipped ({error})")
+            continue
+        path = out_dir / f"job-{job}-{name}.{fmt}"
+        path.write_bytes(content)
+        console.print(f"wrote {path}")
+
+
 def _parse_options(items: list[str] | None) -> dict:
     """``key=value`` pairs; values are JSON when they parse as JSON (numbers, booleans, lists)."""
     options = {}

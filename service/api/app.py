@@ -14,11 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.docs import add_offline_docs
 from service.api.limits import BodySizeLimit
-from service.api.routes import PUBLIC_PATHS, api_routes, token_matches
+from service.api.routes import PUBLIC_PATHS, api_routes, authorized
+from service.api.ui import ui_routes
 from service.cluster import RayCluster, open_cluster
 from service.config import Settings
 from service.dispatch import JobDispatcher
@@ -83,8 +85,11 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         summary="Search data samplers (Swift Sampler, GP-UCB on Ray Tune) and download the best as JSON.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served below from local files: no page refers to another host
     )
+    add_offline_docs(app)
     app.include_router(api_routes(token_required=settings.api_token is not None))
+    app.include_router(ui_routes(token_required=settings.api_token is not None))
 
     if settings.api_token is not None:
         token = settings.api_token.get_secret_value()
@@ -92,7 +97,9 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         @app.middleware("http")
         async def _authenticate_first(request: Request, call_next):  # noqa: ANN001, ANN202
             # Before routing reads the body: a wrong token gets 401 whatever the body holds.
-            if request.url.path not in PUBLIC_PATHS and not token_matches(request.headers.get("authorization"), token):
+            if request.url.path not in PUBLIC_PATHS and not authorized(request, token):
+                if request.url.path == "/ui" or request.url.path.startswith("/ui/"):
+                    return RedirectResponse("/ui/login", status_code=303)
                 return JSONResponse(status_code=401, content={"detail": "missing or wrong bearer token"},
                                     headers={"WWW-Authenticate": "Bearer"})
             return await call_next(request)

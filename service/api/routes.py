@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import requests
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response, status
@@ -31,7 +31,9 @@ Controller = Annotated[Any, Depends(controller)]
 
 
 #: paths anyone may read: health and the API's own documentation
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/ui/login",
+                          "/static/docs/swagger-ui-bundle.js", "/static/docs/swagger-ui.css",
+                          "/static/docs/redoc.standalone.js", "/static/docs/favicon.png"})
 
 
 def token_matches(authorization: str | None, token: str) -> bool:
@@ -40,14 +42,30 @@ def token_matches(authorization: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), token.encode())
 
 
+#: the web view's cookie: the API token, set by /ui/login (HttpOnly, SameSite=Strict)
+TOKEN_COOKIE = "samplersearch_token"
+
+
+def authorized(request: Request, token: str) -> bool:
+    """The bearer token in ``Authorization``, or the web view's cookie, on a read (GET/HEAD) or on
+    the web view's own forms; a SameSite=Strict cookie is never sent by another site's page."""
+    if token_matches(request.headers.get("authorization"), token):
+        return True
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    if cookie is None or not secrets.compare_digest(cookie.encode(), token.encode()):
+        return False
+    return request.method in ("GET", "HEAD") or request.url.path.startswith("/ui/")
+
+
 def require_token(request: Request,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """When ``SAMPLERSEARCH_API_TOKEN`` is set, demand ``Authorization: Bearer <token>``. The app's
-    middleware checks the same before the body is read; this dependency documents it in OpenAPI."""
+    """When ``SAMPLERSEARCH_API_TOKEN`` is set, demand ``Authorization: Bearer <token>`` (or, for
+    reads, the web view's cookie). The app's middleware checks the same before the body is read;
+    this dependency documents it in OpenAPI."""
     token = request.app.state.controller.settings.api_token
     if token is None:
         return
-    if credentials is None or not secrets.compare_digest(credentials.credentials, token.get_secret_value()):
+    if not authorized(request, token.get_secret_value()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token",
                             headers={"WWW-Authenticate": "Bearer"})
 
@@ -224,6 +242,26 @@ def get_reference_model(ctl: Controller, job_id: JobId) -> Response:
     standardisation; ``workers.reference_model.load_reference_model`` turns it into a module
     for ``features_from_model`` on new data."""
     return _artifact(ctl, job_id, REFERENCE_MODEL)
+
+
+@jobs.get("/jobs/{job_id}/plots/{name}", tags=["jobs"], response_class=Response,
+          responses={404: {"description": "no such job, or no such plot for its kind"},
+                     409: {"description": "nothing to draw yet"},
+                     200: {"content": {"image/png": {}, "image/svg+xml": {}}}})
+def get_plot(ctl: Controller, job_id: JobId, name: Annotated[str, Path(max_length=32)],
+             format: Annotated[Literal["png", "svg"], Query()] = "png") -> Response:
+    """A plot of the job, drawn from the store: ``history``, ``sampler``, ``weights``,
+    ``importance``, ``timeline`` (search jobs); ``curves``, ``timeline`` (strategy jobs)."""
+    from service.plots import FORMATS, PlotUnavailableError, render
+
+    ctl.store.get_job(job_id)
+    try:
+        content = render(ctl.store, job_id, name, format)
+    except KeyError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
+    except PlotUnavailableError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return Response(content, media_type=FORMATS[format])
 
 
 @jobs.get("/tasks", response_model=list[TaskOut], tags=["tasks"])

@@ -17,7 +17,10 @@ from workers.row_weights import training_row_weights
 
 WEIGHTS = "weights.npy"
 REFERENCE_MODEL = "reference-model.pt"
-MEDIA_TYPES = {WEIGHTS: "application/x-npy", REFERENCE_MODEL: "application/octet-stream"}
+#: per-sample analysis data of the job's own training rows, for plots: raw features, flip mask
+SAMPLES = "samples.npz"
+MEDIA_TYPES = {WEIGHTS: "application/x-npy", REFERENCE_MODEL: "application/octet-stream",
+               SAMPLES: "application/octet-stream"}
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -34,3 +37,13 @@ def save_search_artifacts(store: Store, job_id: int, prepared: PreparedSearch) -
     store.put_artifact(job_id, WEIGHTS, npy_bytes(weights.astype(np.float32)), MEDIA_TYPES[WEIGHTS])
     model = reference_model_bytes(prepared.task_spec, prepared.data, prepared.seed, prepared.shared_state)
     store.put_artifact(job_id, REFERENCE_MODEL, model, MEDIA_TYPES[REFERENCE_MODEL])
+    store.put_artifact(job_id, SAMPLES, samples_bytes(prepared), MEDIA_TYPES[SAMPLES])
+
+
+def samples_bytes(prepared: PreparedSearch) -> bytes:
+    """``samples.npz``: ``features`` float32 ``(N, F)`` (raw, the job's x_train under the reference
+    model), ``feature_names``, ``flipped`` bool ``(N,)`` (labels the job's noise flipped)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, features=prepared.raw_features.numpy().astype(np.float32),
+             feature_names=np.array(prepared.space.features), flipped=prepared.data.train_flipped.numpy())
+    return buffer.getvalue()

@@ -38,6 +38,7 @@ class PreparedSearch:
     data: TaskData
     seed: int
     shared_state: dict[str, Tensor]
+    raw_features: Tensor
 
 
 def prepare_search(spec: JobSpec, settings: Settings,
@@ -62,7 +63,8 @@ def prepare_search(spec: JobSpec, settings: Settings,
         objective=spec.search.objective, seed=seed,
     )
     context = sampler_context(space, spec.search.epsilon, transforms)
-    return PreparedSearch(payload, context, space, reference.cached, task_spec, data, seed, reference.state)
+    return PreparedSearch(payload, context, space, reference.cached, task_spec, data, seed, reference.state,
+                          reference.features.raw)
 
 
 def search_history(store: Store, job_id: int) -> SearchHistory:

@@ -475,3 +475,21 @@ def test_a_cli_run_beside_serve_on_one_database_runs_once_and_belongs_to_the_cli
     finally:
         server.stop()
 
+
+
+def test_plots_are_served_as_png_and_svg_per_job_kind(server: Server) -> None:
+    client = server.client()
+    strategy = wait_for(client, client.post("/jobs", json={"kind": "strategy", "task": {"name": "digits"},
+                                                           "strategy": {"name": "uniform"},
+                                                           "run": {"seeds": 2, "epochs": 2}}).json()["id"], finished)
+    png = client.get(f"/jobs/{strategy['id']}/plots/curves")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    svg = client.get(f"/jobs/{strategy['id']}/plots/timeline", params={"format": "svg"})
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
+    missing = client.get(f"/jobs/{strategy['id']}/plots/history")
+    assert missing.status_code == 404 and "plots: curves, timeline" in missing.json()["detail"]
+    assert client.get(f"/jobs/{strategy['id']}/plots/timeline", params={"format": "gif"}).status_code == 422
+    queued = client.post("/jobs", json={"task": {"name": "digits"}, "search": {"trials": 1, "initial": 1}}).json()
+    early = client.get(f"/jobs/{queued['id']}/plots/weights")
+    assert early.status_code in (409, 200)  # 409 until the job has succeeded
+    wait_for(client, queued["id"], finished)

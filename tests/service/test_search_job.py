@@ -72,12 +72,22 @@ def test_a_succeeded_search_keeps_its_row_weights_and_reference_model(cli_search
 
     store = Store(cli_search["database"])
     job_id = cli_search["summary"]["job_id"]
-    assert store.artifact_names(job_id) == ["reference-model.pt", "weights.npy"]
+    assert store.artifact_names(job_id) == ["reference-model.pt", "samples.npz", "weights.npy"]
     weights = np.load(io.BytesIO(store.artifact(job_id, "weights.npy").content))
     assert weights.shape == (1348,) and np.isfinite(weights).all() and (weights > 0).all()
     model = load_reference_model(store.artifact(job_id, "reference-model.pt").content)
     assert model.task == {"name": "digits", "label_noise": 0.3, "noise_kind": "symmetric", "imbalance": 1.0,
                           "data": None}
+
+
+def test_plot_command_draws_every_search_plot_from_the_store(cli_search: dict, tmp_path) -> None:
+    job_id = cli_search["summary"]["job_id"]
+    result = CliRunner().invoke(app, ["plot", "--job", str(job_id), "--out-dir", str(tmp_path), "--format", "svg",
+                                      "--db", cli_search["database"]])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"job-{job_id}-{n}.svg" for n in ("history", "importance", "sampler", "timeline", "weights")]
+    assert all(b"<svg" in (tmp_path / n).read_bytes() for n in names)
 
 
 def test_search_starts_with_uniform_then_sobol_then_gp(cli_search: dict) -> None:

@@ -1,0 +1,67 @@
+"""Is the recommended sampler ever worse than uniform once trained from scratch?
+
+For each (task, noise, seed): one `samplersearch run` (search, verify stage, report stage with
+`--report-seeds K`), then a table of what was recommended, why, and the report's test accuracy of
+the recommendation and of uniform (mean ± std over the K training seeds). A row is flagged when
+the recommendation is below uniform by more than uniform's seed-to-seed standard deviation.
+
+    python bench/recommendation_vs_uniform.py --settings mnist1d:0.4 digits:0.4 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "service"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", nargs="+", default=["mnist1d:0.4"], help="task:noise[:asymmetric]")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--report-seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "recommendation_vs_uniform.md")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="samplersearch-recommend-"))
+    rows, started = [], time.perf_counter()
+    for setting in args.settings:
+        task, noise, *kind = setting.split(":")
+        for seed in args.seeds:
+            command = CLI + ["run", "--task", task, "--label-noise", noise, "--noise-kind", (kind or ["symmetric"])[0],
+                             "--trials", str(args.trials), "--seed", str(seed), "--report-seeds", str(args.report_seeds),
+                             "--db", f"sqlite:///{workdir / 'jobs.db'}", "--out", str(workdir / "best.json")]
+            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
+            summary = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append((setting, seed, summary))
+            print(setting, seed, summary["recommended"], summary["report"]["gain"], flush=True)
+    lines = ["# Recommendation against uniform, from scratch", "",
+             f"`python bench/recommendation_vs_uniform.py --settings {' '.join(args.settings)} --seeds "
+             f"{' '.join(map(str, args.seeds))} --trials {args.trials} --report-seeds {args.report_seeds}` "
+             f"({time.perf_counter() - started:.0f} s)", "",
+             "| setting | seed | recommended | recommended test acc. | uniform test acc. | gain (points) | "
+             "below uniform by > 1 std | search + verify + report (s) |", "|---|---|---|---|---|---|---|---|"]
+    for setting, seed, summary in rows:
+        report = summary["report"]
+        best, uniform = report["best"], report["uniform"]
+        worse = report["gain"] < -uniform["test_accuracy_std"]
+        chosen = "uniform" if summary["recommended"] == "uniform" else f"trial {summary['recommended_trial']}"
+        lines.append(f"| {setting} | {seed} | {chosen} | "
+                     f"{best['test_accuracy_mean']:.4f} ± {best['test_accuracy_std']:.4f} | "
+                     f"{uniform['test_accuracy_mean']:.4f} ± {uniform['test_accuracy_std']:.4f} | "
+                     f"{100 * report['gain']:+.2f} | {'**yes**' if worse else 'no'} | {summary['seconds']:.0f} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
