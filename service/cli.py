@@ -498,7 +498,8 @@ def compare(
     db: Annotated[Optional[str], typer.Option()] = None,
     out_dir: Annotated[Path, typer.Option(help="where compare-*.csv and compare-*.md are written")] = Path("."),
 ) -> None:
-    """Run several strategies on equal terms and print one comparison table (also CSV and Markdown)."""
+    """Run several strategies on equal terms and print one comparison table (also CSV, Markdown,
+    and a PNG of every run's validation accuracy against wall-clock)."""
     from sampler_space import SamplerFormatError, load_sampler, sampler_to_document
     from service.comparison import comparison_rows, write_comparison
     from service.spec import TaskConfig
@@ -526,12 +527,16 @@ def compare(
         results[run] = [_trial_summary(t) | {"metrics": t.metrics} for t in _run_strategy_job(store, settings, spec)[1]]
     rows = comparison_rows(results)
     stem = f"compare-{task}-noise{label_noise}"
-    csv_path, md_path = write_comparison(rows, out_dir, stem, title=f"{task}, label noise {label_noise}, {seeds} seeds")
+    title = f"{task}, label noise {label_noise}, {seeds} seeds"
+    csv_path, md_path = write_comparison(rows, out_dir, stem, title=title)
+    from service.plots import comparison_figure, save_figure
+
+    save_figure(comparison_figure(results, title), str(out_dir / f"{stem}.png"))
     table = Table(*rows[0].keys())
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
     Console(width=200).print(table)
-    console.print(f"wrote {csv_path} and {md_path}")
+    console.print(f"wrote {csv_path}, {md_path} and {out_dir / f'{stem}.png'}")
 
 
 def _strategy_parameters(name: str) -> tuple:

@@ -227,6 +227,28 @@ def curves(store: Store, job: Job) -> Figure:
     return figure
 
 
+def comparison_figure(results: dict[str, list[dict]], title: str) -> Figure:
+    """``samplersearch compare``'s runs on one figure: validation accuracy against wall-clock
+    seconds, one colour per run (strategy or exported sampler), one line per seed."""
+    figure, axis = plt.subplots(figsize=(9, 5))
+    for colour, (run, trials) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 10, results.items()):
+        for number, trial in enumerate(t for t in trials if t.get("metrics")):
+            seconds = np.cumsum([m.get("epoch_seconds", 0.0) for m in trial["metrics"]])
+            axis.plot(seconds, [m.get("val_accuracy", math.nan) for m in trial["metrics"]], c=colour, alpha=0.8,
+                      lw=1.2, label=run if number == 0 else None)
+    axis.set(xlabel="seconds of training", ylabel="validation accuracy", title=title)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def save_figure(figure: Figure, path: str) -> None:
+    try:
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+
+
 PLOTS: dict[str, Callable[[Store, Job], Figure]] = {
     "history": history, "sampler": sampler, "weights": weights, "importance": importance, "timeline": timeline,
     "curves": curves,

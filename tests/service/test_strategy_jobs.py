@@ -74,3 +74,4 @@ def test_compare_prints_and_writes_one_table_with_swift_and_strategies(tmp_path)
     rows = (tmp_path / "compare-digits-noise0.0.csv").read_text().splitlines()
     assert len(rows) == 4 and rows[0].startswith("run,seeds,val acc,test acc")
     assert "1.00x" in rows[1]
+    assert (tmp_path / "compare-digits-noise0.0.png").read_bytes()[:4] == b"\x89PNG"  # the runs on one figure
