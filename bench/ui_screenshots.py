@@ -54,7 +54,7 @@ def main() -> int:
                 print(f"wrote {args.out_dir / f'{name}.png'}")
             wait_for(client, job["id"], finished, timeout=1200)
             page.goto(f"{server.url}/ui/jobs/{job['id']}")
-            page.wait_for_function("[...document.images].every(i => i.complete)", timeout=120_000)
+            page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=120_000)
             page.screenshot(path=str(args.out_dir / "job-finished.png"), full_page=True)
             for name in ("history", "sampler", "weights", "importance", "timeline"):
                 (args.out_dir / f"plot-{name}.png").write_bytes(client.get(f"/jobs/{job['id']}/plots/{name}").content)
