@@ -149,10 +149,7 @@ def weights(store: Store, job: Job) -> Figure:
 def importance(store: Store, job: Job) -> Figure:
     """Per-knot relevance, 1 / lengthscale of a GP (the searcher's model) fitted to the job's
     succeeded trials: a short lengthscale means the objective changes fast along that knot."""
-    from botorch.fit import fit_gpytorch_mll
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-
-    from service.searchers.gp_ucb import _GP_LOCK, build_gp
+    from service.searchers.gp_ucb import fit_gp
 
     if job.spec.get("search", {}).get("searcher", "gp-ucb") != "gp-ucb":
         raise PlotUnavailableError(f"job {job.id} is not a gp-ucb search; importance comes from its GP")
@@ -162,11 +159,7 @@ def importance(store: Store, job: Job) -> Figure:
     names = sorted(trials[0].params)
     x = torch.tensor([[t.params[n] for n in names] for t in trials], dtype=torch.float64)
     y = torch.tensor([[t.metric] for t in trials], dtype=torch.float64)
-    with _GP_LOCK, torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = build_gp(x, y)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-    kernel = model.covar_module
+    kernel = fit_gp(x, y).covar_module
     lengthscale = getattr(kernel, "base_kernel", kernel).lengthscale.detach().reshape(-1).numpy()
     relevance = 1.0 / lengthscale
     figure, axis = plt.subplots(figsize=(8, 4))

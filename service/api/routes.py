@@ -134,14 +134,15 @@ def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the Ray cluster does not answer: {error}") from None
 
 
-def _job_outs(ctl: Any, jobs: list) -> list[JobOut]:
+def job_outs(ctl: Any, jobs: list) -> list[JobOut]:
+    """``JobOut`` of each job, with progress and best trial from two aggregate queries (API and web view)."""
     ids = [job.id for job in jobs]
     progress, best = ctl.store.progress(ids), ctl.store.best_trials(ids)
     return [JobOut.of(job, progress.get(job.id), best.get(job.id), ctl.dashboard_url) for job in jobs]
 
 
-def _job_out(ctl: Any, job_id: int) -> JobOut:
-    return _job_outs(ctl, [ctl.store.get_job(job_id)])[0]
+def job_out(ctl: Any, job_id: int) -> JobOut:
+    return job_outs(ctl, [ctl.store.get_job(job_id)])[0]
 
 
 @jobs.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut, tags=["jobs"])
@@ -152,7 +153,7 @@ def submit_job(ctl: Controller,
     every default filled in."""
     _check_feasible(spec, ctl)
     job = ctl.store.create_job(spec.model_dump(), kind=spec.kind)
-    created = _job_out(ctl, job.id)
+    created = job_out(ctl, job.id)
     ctl.dispatcher.wake()
     return created
 
@@ -163,12 +164,12 @@ def list_jobs(ctl: Controller, status_filter: Annotated[JobStatus | None, Query(
               offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> JobPage:
     """Jobs, newest first, optionally filtered by status."""
     page = ctl.store.list_jobs(status=status_filter, limit=limit, offset=offset)
-    return JobPage(items=_job_outs(ctl, page), total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
+    return JobPage(items=job_outs(ctl, page), total=ctl.store.count_jobs(status_filter), limit=limit, offset=offset)
 
 
 @jobs.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"], responses=_JOB_NOT_FOUND)
 def get_job(ctl: Controller, job_id: JobId) -> JobOut:
-    return _job_out(ctl, job_id)
+    return job_out(ctl, job_id)
 
 
 @jobs.post("/jobs/{job_id}/cancel", response_model=JobOut, tags=["jobs"],
@@ -177,7 +178,7 @@ def cancel_job(ctl: Controller, job_id: JobId) -> JobOut:
     """Stop a queued or running job within seconds; finished trials are kept."""
     if not ctl.dispatcher.cancel(job_id):
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already ended")
-    return _job_out(ctl, job_id)
+    return job_out(ctl, job_id)
 
 
 @jobs.get("/jobs/{job_id}/trials", response_model=list[TrialOut], tags=["trials"], responses=_JOB_NOT_FOUND)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from service.api.docs import same_origin_only
-from service.api.routes import TOKEN_COOKIE, JobId
+from service.api.routes import TOKEN_COOKIE, JobId, job_out, job_outs
 from service.api.schemas import TrialOut
 from service.jobs.artifacts import REFERENCE_MODEL, WEIGHTS
 from service.models import JobStatus
@@ -54,19 +54,15 @@ def ui_routes(token_required: bool) -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     def job_list(request: Request) -> Response:
-        from service.api.routes import _job_outs
-
         ctl = _controller(request)
-        jobs = _job_outs(ctl, ctl.store.list_jobs(limit=200))
+        jobs = job_outs(ctl, ctl.store.list_jobs(limit=200))
         running = any(j.status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs)
         return _page(request, "jobs.html", {"jobs": jobs, "refresh": running})
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     def job_page(request: Request, job_id: JobId) -> Response:
-        from service.api.routes import _job_out
-
         ctl = _controller(request)
-        job = _job_out(ctl, job_id)
+        job = job_out(ctl, job_id)
         trials = [TrialOut.of(t) for t in ctl.store.trials(job_id)]
         artifacts = ctl.store.artifact_names(job_id)
         downloads = [(f"/jobs/{job_id}/sampler", "sampler JSON")] if job.best_trial is not None else []

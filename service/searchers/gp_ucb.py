@@ -62,19 +62,29 @@ def build_gp(x: torch.Tensor, y: torch.Tensor) -> SingleTaskGP:
                         outcome_transform=Standardize(m=1))
 
 
+def fit_gp(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> SingleTaskGP:
+    """The searcher's GP fitted to ``x`` ``(n, d)`` and ``y`` ``(n, 1)``, seeded, under the GP lock.
+
+    Raises:
+        ModelFittingError, NotPSDError: the GP cannot be fitted.
+    """
+    with _GP_LOCK, torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = build_gp(x, y)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model
+
+
 def posterior_mean(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """``(n,)`` the fitted GP's posterior mean at the observed points ``x`` (float64): the model's
     estimate of each point's value, which shrinks a lucky observation towards its neighbours
     (Ax picks its best parameterisation the same way). Falls back to ``y`` when the GP cannot be fitted."""
-    with _GP_LOCK, torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = build_gp(x, y)
-        try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        except (ModelFittingError, NotPSDError):
-            return y.squeeze(-1).clone()
-        with torch.no_grad():
-            return model.posterior(x).mean.squeeze(-1)
+    try:
+        model = fit_gp(x, y, seed)
+    except (ModelFittingError, NotPSDError):
+        return y.squeeze(-1).clone()
+    with torch.no_grad():
+        return model.posterior(x).mean.squeeze(-1)
 
 
 class GpUcbSearcher(Searcher):
