@@ -53,9 +53,10 @@ def _settings(db: str | None) -> Settings:
     return settings.model_copy(update={"database_url": db}) if db else settings
 
 
-def _task_options(task: str, label_noise: float, noise_kind: NoiseKind, imbalance: float, data: str | None) -> dict:
+def _task_options(task: str, label_noise: float, noise_kind: NoiseKind, imbalance: float, data: str | None,
+                  clean_validation: bool, train_size: int | None) -> dict:
     return {"name": task, "label_noise": label_noise, "noise_kind": noise_kind.value, "imbalance": imbalance,
-            "data": data}
+            "data": data, "clean_validation": clean_validation, "train_size": train_size}
 
 
 def _validation_message(error: ValidationError) -> str:
@@ -69,6 +70,24 @@ NoiseKindOpt = Annotated[NoiseKind, typer.Option("--noise-kind")]
 ImbalanceOpt = Annotated[float, typer.Option("--imbalance", help="long-tail ratio n_max/n_min >= 1")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="arrays task: .npz relative to the data directory")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seeds data perturbation, shared weights and the search")]
+TrainSizeOpt = Annotated[Optional[int], typer.Option(
+    "--train-size", help="a seeded random subset of this many training rows (quick experiments)")]
+CleanValidationOpt = Annotated[bool, typer.Option(
+    "--clean-validation", help="the carved validation split keeps its true labels (a small trusted set)")]
+
+
+def _with_overrides(spec: dict, items: list[str] | None) -> dict:
+    """``spec`` with each ``SECTION.FIELD=VALUE`` of ``items`` set (values parsed as JSON when
+    they parse). Plain data only: the spec's validation then names any bad field."""
+    for key, value in _parse_options(items, flag="--set").items():
+        section, dot, name = key.partition(".")
+        if not dot or not section or not name or "." in name:
+            _fail(f"--set: expected SECTION.FIELD=VALUE (for example search.objective=best), got {key!r}")
+        target = spec.setdefault(section, {})
+        if not isinstance(target, dict):
+            _fail(f"--set: {section!r} is not a section of the job spec")
+        target[name] = value
+    return spec
 
 
 def _check_task_data(task: TaskSpec, seed: int, settings: Settings) -> None:
@@ -149,6 +168,8 @@ def run(
     noise_kind: NoiseKindOpt = NoiseKind.symmetric,
     imbalance: ImbalanceOpt = 1.0,
     data: DataOpt = None,
+    clean_validation: CleanValidationOpt = False,
+    train_size: TrainSizeOpt = None,
     trials: Annotated[int, typer.Option(help="candidate samplers to evaluate")] = 40,
     initial: Annotated[int, typer.Option(help="Sobol points before the GP")] = 8,
     parallel: Annotated[int, typer.Option(help="trials at once")] = 2,
@@ -162,24 +183,37 @@ def run(
     out: Annotated[Path, typer.Option(help="where the best sampler JSON is written")] = Path("best.json"),
     report: Annotated[bool, typer.Option(help="retrain from scratch, best sampler and uniform; report the gain")] = True,
     report_seeds: Annotated[int, typer.Option(help="training seeds of the report, per sampler")] = 1,
+    warm_start: Annotated[Optional[list[int]], typer.Option(
+        help="an earlier search job on the same task and space whose trials the searcher learns first "
+             "(repeatable)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="SECTION.FIELD=VALUE of the job spec, repeatable (search.objective=tail-mean, "
+                      "verify.seeds=5); VALUE is JSON when it parses; applied after the other options")] = None,
 ) -> None:
     """Run one search job to the end and write the best sampler JSON to --out."""
     settings = _settings(db)
     try:
-        spec = JobSpec.model_validate({
-            "task": _task_options(task, label_noise, noise_kind, imbalance, data),
+        spec = JobSpec.model_validate(_with_overrides({
+            "task": _task_options(task, label_noise, noise_kind, imbalance, data, clean_validation, train_size),
             "search": {"trials": trials, "initial": initial, "parallel": parallel, "searcher": searcher.value,
-                       "fine_tune_epochs": fine_tune_epochs, "ucb_beta": ucb_beta, "seed": seed},
+                       "fine_tune_epochs": fine_tune_epochs, "ucb_beta": ucb_beta, "seed": seed,
+                       "warm_start": warm_start or []},
             "resources": {"cpu": cpus_per_trial, "gpu": gpus_per_trial},
             "report": {"scratch": report, "seeds": report_seeds},
-        })
+        }, set_))
     except ValidationError as error:
         _fail(_validation_message(error))
     if spec.search.trials > settings.max_trials:
         _fail(f"search.trials: at most {settings.max_trials} (SAMPLERSEARCH_MAX_TRIALS)")
     _check_task_data(spec.task.to_task_spec(), spec.search.seed, settings)
 
+    from service.jobs.warm_start import WarmStartError, check_sources
+
     store = Store(settings.database_url)
+    try:
+        check_sources(store, spec)
+    except WarmStartError as error:
+        _fail(f"search.warm_start: {error}")
     job = store.create_job(spec.model_dump(), status=JobStatus.RUNNING)  # this process owns it: never queued
     console.print(f"job {job.id}: {spec.search.searcher} search over {task} "
                   f"(noise {label_noise}, {trials} trials, {parallel} at once) -> {settings.database_url}")
@@ -276,6 +310,8 @@ def evaluate(
     noise_kind: NoiseKindOpt = NoiseKind.symmetric,
     imbalance: ImbalanceOpt = 1.0,
     data: DataOpt = None,
+    clean_validation: CleanValidationOpt = False,
+    train_size: TrainSizeOpt = None,
     epochs: Annotated[Optional[int], typer.Option(help="epochs from scratch (default: the task's)")] = None,
     seed: SeedOpt = 0,
 ) -> None:
@@ -286,7 +322,8 @@ def evaluate(
     from workers.tasks.definition import TaskDataError
 
     try:
-        task_spec = TaskConfig.model_validate(_task_options(task, label_noise, noise_kind, imbalance, data)).to_task_spec()
+        options = _task_options(task, label_noise, noise_kind, imbalance, data, clean_validation, train_size)
+        task_spec = TaskConfig.model_validate(options).to_task_spec()
     except ValidationError as error:
         _fail(_validation_message(error))
     swift = None
@@ -400,13 +437,13 @@ def plot(
         console.print(f"wrote {path}")
 
 
-def _parse_options(items: list[str] | None) -> dict:
+def _parse_options(items: list[str] | None, flag: str = "--option") -> dict:
     """``key=value`` pairs; values are JSON when they parse as JSON (numbers, booleans, lists)."""
     options = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            _fail(f"--option: expected key=value, got {item!r}")
+            _fail(f"{flag}: expected key=value, got {item!r}")
         try:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -453,6 +490,8 @@ def run_strategy(
     noise_kind: NoiseKindOpt = NoiseKind.symmetric,
     imbalance: ImbalanceOpt = 1.0,
     data: DataOpt = None,
+    clean_validation: CleanValidationOpt = False,
+    train_size: TrainSizeOpt = None,
     epochs: EpochsOpt = None,
     seeds: SeedsOpt = 3,
     data_seed: DataSeedOpt = 0,
@@ -465,8 +504,8 @@ def run_strategy(
     options = _parse_options(option)
     if rate is not None:
         options["rate"] = rate
-    spec = _strategy_spec(_task_options(task, label_noise, noise_kind, imbalance, data), strategy, options, seeds,
-                          epochs, data_seed, parallel, gpus_per_trial)
+    task_options = _task_options(task, label_noise, noise_kind, imbalance, data, clean_validation, train_size)
+    spec = _strategy_spec(task_options, strategy, options, seeds, epochs, data_seed, parallel, gpus_per_trial)
     _check_task_data(spec.task.to_task_spec(), data_seed, settings)
     store = Store(settings.database_url)
     job, trials = _run_strategy_job(store, settings, spec)
@@ -493,6 +532,8 @@ def compare(
     noise_kind: NoiseKindOpt = NoiseKind.symmetric,
     imbalance: ImbalanceOpt = 1.0,
     data: DataOpt = None,
+    clean_validation: CleanValidationOpt = False,
+    train_size: TrainSizeOpt = None,
     data_seed: DataSeedOpt = 0,
     parallel: Annotated[int, typer.Option()] = 2,
     db: Annotated[Optional[str], typer.Option()] = None,
@@ -505,7 +546,7 @@ def compare(
     from service.spec import TaskConfig
 
     settings = _settings(db)
-    task_options = _task_options(task, label_noise, noise_kind, imbalance, data)
+    task_options = _task_options(task, label_noise, noise_kind, imbalance, data, clean_validation, train_size)
     try:
         _check_task_data(TaskConfig.model_validate(task_options).to_task_spec(), data_seed, settings)
     except ValidationError as error:

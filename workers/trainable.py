@@ -29,7 +29,8 @@ class FineTunePayload:
         space: the sampler space; a trial's config is a point keyed by ``space.names``.
         epsilon: weight floor of the sampler.
         fine_tune_epochs: E_f.
-        objective: ``"last"`` (val accuracy after the last epoch) or ``"best"`` (best epoch).
+        objective: ``"last"`` (val accuracy after the last epoch), ``"best"`` (best epoch) or
+            ``"tail-mean"`` (see :func:`objective_value`).
         seed: training seed, the same for every candidate (common random numbers make the
             comparison between candidates less noisy).
     """
@@ -42,6 +43,18 @@ class FineTunePayload:
     fine_tune_epochs: int
     objective: str
     seed: int
+
+
+def objective_value(kind: str, val_accuracies: list[float], epochs: int) -> float:
+    """A trial's objective after the epochs in ``val_accuracies`` (in [0, 1], one per epoch so far)
+    of a fine-tune of ``epochs`` epochs: the last value (``"last"``), the best (``"best"``) or
+    (``"tail-mean"``) the mean over the last ``ceil(epochs / 2)`` epochs, or over those so far."""
+    if kind == "best":
+        return max(val_accuracies)
+    if kind == "tail-mean":
+        window = val_accuracies[-math.ceil(epochs / 2):]
+        return sum(window) / len(window)
+    return val_accuracies[-1]
 
 
 def run_fine_tune(config: dict[str, Any], payload: FineTunePayload, report=None) -> list[EpochResult]:
@@ -60,12 +73,11 @@ def run_fine_tune(config: dict[str, Any], payload: FineTunePayload, report=None)
     model.load_state_dict(payload.shared_state)
     model.to(device)
     weights = weights_from_transformed(payload.transformed_features.to(device), knots, payload.epsilon)
-    best = -math.inf
+    val_accuracies: list[float] = []
 
     def on_epoch(result: EpochResult) -> None:
-        nonlocal best
-        best = max(best, result.val_accuracy)
-        objective = best if payload.objective == "best" else result.val_accuracy
+        val_accuracies.append(result.val_accuracy)
+        objective = objective_value(payload.objective, val_accuracies, payload.fine_tune_epochs)
         report(epoch_metrics(result, objective, device, node_id))
 
     return train(

@@ -11,6 +11,7 @@ from malformed_arrays import MALFORMED_ARRAYS
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.store import Store
 
 runner = CliRunner()
 
@@ -26,9 +27,17 @@ runner = CliRunner()
         (["--task", "digits", "--trials", "0"], "search.trials"),
         (["--task", "digits", "--parallel", "0"], "search.parallel"),
         (["--task", "digits", "--gpus-per-trial", "-1"], "resources.gpu"),
+        (["--task", "digits", "--set", "search.objective=median"], "search.objective"),
+        (["--task", "digits", "--set", "verify.seeds=1"], "verify.seeds"),
+        (["--task", "digits", "--set", "search.no_such_field=1"], "search.no_such_field"),
+        (["--task", "digits", "--set", "objective=best"], "--set: expected SECTION.FIELD=VALUE"),
+        (["--task", "digits", "--set", "search.objective"], "--set: expected key=value"),
+        (["--task", "digits", "--set", "kind.x=1"], "kind"),
+        (["--task", "digits", "--train-size", "5"], "task.train_size"),
     ],
     ids=["unknown-task", "unknown-task-lists-known", "noise-above-1", "negative-noise", "imbalance-below-1",
-         "zero-trials", "zero-parallel", "negative-gpu"],
+         "zero-trials", "zero-parallel", "negative-gpu", "set-bad-choice", "set-below-minimum", "set-unknown-field",
+         "set-without-section", "set-without-value", "set-not-a-section", "train-size-too-small"],
 )
 def test_run_rejects_bad_options_naming_the_field(arguments: list[str], expected: str, tmp_path) -> None:
     database = tmp_path / "jobs.db"
@@ -36,6 +45,13 @@ def test_run_rejects_bad_options_naming_the_field(arguments: list[str], expected
     assert result.exit_code == 2
     assert expected in result.output
     assert not database.exists()
+
+
+def test_run_refuses_a_warm_start_from_a_missing_job_and_stores_nothing(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    result = runner.invoke(app, ["run", "--task", "digits", "--warm-start", "77", "--db", url])
+    assert result.exit_code == 2 and "search.warm_start: no job 77" in result.output
+    assert Store(url).list_jobs(limit=10) == []
 
 
 def test_run_refuses_more_trials_than_the_configured_maximum(tmp_path) -> None:

@@ -49,6 +49,27 @@ def test_task_noise_is_exact_over_train_and_validation_and_leaves_test_untouched
     assert torch.equal(noisy.y_test, clean.y_test) and torch.equal(noisy.x_test, clean.x_test)
 
 
+def test_clean_validation_keeps_true_validation_labels_and_the_same_noisy_training_split() -> None:
+    clean = load_task_data(TaskSpec("digits"), 4)
+    noisy = load_task_data(TaskSpec("digits", label_noise=0.3), 4)
+    trusted = load_task_data(TaskSpec("digits", label_noise=0.3, clean_validation=True), 4)
+    assert bool((noisy.y_val != clean.y_val).any())
+    assert torch.equal(trusted.y_val, clean.y_val) and torch.equal(trusted.x_val, clean.x_val)
+    assert torch.equal(trusted.y_train, noisy.y_train) and torch.equal(trusted.train_flipped, noisy.train_flipped)
+
+
+def test_train_size_takes_a_seeded_subset_of_the_training_split_before_the_validation_carve_out() -> None:
+    full = load_task_data(TaskSpec("digits"), 4)
+    subset = load_task_data(TaskSpec("digits", train_size=500), 4)
+    again = load_task_data(TaskSpec("digits", train_size=500), 4)
+    other = load_task_data(TaskSpec("digits", train_size=500), 5)
+    assert len(subset.y_train) + len(subset.y_val) == 500
+    assert set(subset.train_rows.tolist()) < set(full.train_rows.tolist()) | set(full.val_rows.tolist())
+    assert np.array_equal(subset.train_rows, again.train_rows) and not np.array_equal(subset.train_rows, other.train_rows)
+    assert torch.equal(subset.y_test, full.y_test)
+    assert len(load_task_data(TaskSpec("digits", train_size=10**6), 4).y_train) == len(full.y_train)
+
+
 def test_test_split_is_the_same_for_every_seed() -> None:
     first, second = load_task_data(TaskSpec("digits", label_noise=0.2), 0), load_task_data(TaskSpec("digits"), 9)
     assert torch.equal(first.y_test, second.y_test)

@@ -8,7 +8,7 @@ import torch
 from sampler_space.space import InvalidCandidateError, SamplerSpace
 from workers.reference import build_model, shared_weights
 from workers.tasks import Recipe, TaskSpec, get_task, load_task_data
-from workers.trainable import FineTunePayload, run_fine_tune
+from workers.trainable import FineTunePayload, objective_value, run_fine_tune
 from workers.training import NonFiniteLossError, accuracy, train
 from workers.trial import TrialPayload
 
@@ -86,6 +86,21 @@ def test_fine_tune_reports_every_epoch_with_the_documented_keys(digits, tmp_path
     expected = {"val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second", "device", "node_id"}
     assert expected <= set(reports[0])
     assert reports[1]["objective"] == max(r["val_accuracy"] for r in reports)
+
+
+@pytest.mark.parametrize(("kind", "epochs", "expected"), [
+    ("last", 5, 0.3), ("best", 5, 0.6), ("tail-mean", 5, (0.5 + 0.6 + 0.3) / 3), ("tail-mean", 4, (0.6 + 0.3) / 2),
+    ("tail-mean", 1, 0.3),
+])
+def test_objective_value_follows_its_kind(kind: str, epochs: int, expected: float) -> None:
+    finished = [0.1, 0.2, 0.5, 0.6, 0.3][-epochs:]
+    assert objective_value(kind, finished, epochs) == pytest.approx(expected)
+
+
+def test_tail_mean_so_far_averages_the_epochs_reached() -> None:
+    assert objective_value("tail-mean", [0.2], 6) == pytest.approx(0.2)
+    assert objective_value("tail-mean", [0.2, 0.4, 0.9], 6) == pytest.approx(0.5)
+    assert objective_value("tail-mean", [0.2, 0.4, 0.9, 0.1], 6) == pytest.approx((0.4 + 0.9 + 0.1) / 3)
 
 
 @pytest.mark.parametrize("bad", [{"loss_k0": 1.5}, {"loss_k0": float("nan")}, {"loss_k0": None}],

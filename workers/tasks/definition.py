@@ -90,6 +90,11 @@ class TaskSpec:
             (class c -> c + 1 mod C, a class-pair flip).
         imbalance: long-tail ratio n_max / n_min >= 1 of the training split (1 = as shipped).
         data: the ``arrays`` task's ``.npz`` path, relative to the data directory.
+        train_size: use a seeded random subset of this many rows of the shipped training split
+            (before the long tail and the noise; ``None``: all of it), for quick experiments.
+        clean_validation: the validation split carved from the training data keeps its true
+            labels (a small trusted set, as teams with a hand-checked subset have); the
+            training split stays noisy. A shipped ``x_val, y_val`` is never noised either way.
     """
 
     name: str
@@ -97,6 +102,8 @@ class TaskSpec:
     noise_kind: NoiseKind = "symmetric"
     imbalance: float = 1.0
     data: str | None = None
+    train_size: int | None = None
+    clean_validation: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.label_noise < 1.0:
@@ -105,6 +112,8 @@ class TaskSpec:
             raise ValueError(f"noise_kind must be 'symmetric' or 'asymmetric', got {self.noise_kind!r}")
         if not self.imbalance >= 1.0:
             raise ValueError(f"imbalance must be >= 1, got {self.imbalance}")
+        if self.train_size is not None and self.train_size < 1:
+            raise ValueError(f"train_size must be at least 1, got {self.train_size}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

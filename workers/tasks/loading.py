@@ -15,7 +15,7 @@ from workers.tasks.perturbation import flip_labels, long_tail_subset
 from workers.tasks.registry import get_task
 
 # Independent random streams per purpose, so that changing one perturbation leaves the others.
-_IMBALANCE_STREAM, _NOISE_STREAM, _VALIDATION_STREAM = 1, 2, 3
+_IMBALANCE_STREAM, _NOISE_STREAM, _VALIDATION_STREAM, _SUBSET_STREAM = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,9 @@ class TaskData:
     """Tensors of one task instance, on the CPU.
 
     ``x_*`` float32 ``(N, ...)`` standardised with training statistics; ``y_*`` int64 ``(N,)``.
-    ``y_train`` and ``y_val`` carry the injected noise; ``train_flipped`` marks flipped training
-    labels (for analysis only: nothing in the search reads it). The test split is clean.
+    ``y_train`` carries the injected noise, and so does ``y_val`` unless the spec asks for a clean
+    one; ``train_flipped`` marks flipped training labels (for analysis only: nothing in the search
+    reads it). The test split is clean.
 
     Where the rows came from, in the task's training split as it ships (``raw_train_size``
     rows): ``train_rows`` (int64, one per row of ``x_train``) and ``val_rows`` (one per row of
@@ -60,8 +61,10 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
     """Load ``spec.name``'s data (files under ``paths``) and apply ``spec``'s perturbations,
     deterministically in ``seed``.
 
-    Order: long-tail subset of the training split, label noise on it, then (unless the dataset
-    ships one) a validation split carved from the noisy training data. Test data is untouched.
+    Order: random subset of ``spec.train_size`` training rows, long-tail subset of the training
+    split, label noise on it, then (unless the dataset ships one) a validation split carved from
+    the noisy training data (with its true labels under ``spec.clean_validation``). Test data is
+    untouched.
 
     Raises:
         TaskDataError: the data is unreadable or degenerate (see ``workers.tasks.checks``).
@@ -70,7 +73,10 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
     raw = task.load(spec, paths)
     num_classes = check_labels(raw, spec.name)
 
-    keep = long_tail_subset(raw.y_train, spec.imbalance, _rng(seed, _IMBALANCE_STREAM))
+    rows = np.arange(len(raw.y_train))
+    if spec.train_size is not None and spec.train_size < len(rows):
+        rows = np.sort(_rng(seed, _SUBSET_STREAM).choice(len(rows), spec.train_size, replace=False))
+    keep = rows[long_tail_subset(raw.y_train[rows], spec.imbalance, _rng(seed, _IMBALANCE_STREAM))]
     x_train, y_train, train_rows, val_rows = raw.x_train[keep], raw.y_train[keep], keep, None
     y_noisy, flipped = flip_labels(y_train, spec.label_noise, spec.noise_kind, num_classes, _rng(seed, _NOISE_STREAM))
 
@@ -80,7 +86,7 @@ def load_task_data(spec: TaskSpec, seed: int, paths: TaskPaths = TaskPaths()) ->
         order = _rng(seed, _VALIDATION_STREAM).permutation(len(y_noisy))
         n_val = max(1, int(round(task.validation_fraction * len(order))))
         val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-        x_val, y_val = x_train[val], y_noisy[val]
+        x_val, y_val = x_train[val], (y_train if spec.clean_validation else y_noisy)[val]
         x_train, y_noisy, flipped = x_train[train], y_noisy[train], flipped[train]
         train_rows, val_rows = keep[train], keep[val]
 
