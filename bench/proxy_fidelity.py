@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=10, help="K, uniform and keep-low-loss included")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per candidate")
     parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--train-size", type=int, default=None, help="a random subset of the training split")
+    parser.add_argument("--clean-validation", action="store_true", help="validation labels are the true ones")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
@@ -59,7 +61,9 @@ def main() -> None:
     settings = Settings(database_url=f"sqlite:///{workdir / 'unused.db'}", results_dir=workdir / "ray")
     connect_driver(settings)
     spec = JobSpec.model_validate({"task": {"name": args.task, "label_noise": args.label_noise,
-                                            "noise_kind": args.noise_kind}, "search": {"seed": args.data_seed}})
+                                            "noise_kind": args.noise_kind, "train_size": args.train_size,
+                                            "clean_validation": args.clean_validation},
+                                   "search": {"seed": args.data_seed}})
     started = time.perf_counter()
     prepared = prepare_search(spec, settings)
     names = prepared.space.names
@@ -95,10 +99,14 @@ def main() -> None:
     between = statistics.stdev(mean_objective)
     seconds = time.perf_counter() - started
 
-    title = f"{args.task}, {args.noise_kind} noise {args.label_noise}"
+    variant = (f", {args.train_size} training rows" if args.train_size else "") + (
+        ", clean validation labels" if args.clean_validation else "")
+    title = f"{args.task}, {args.noise_kind} noise {args.label_noise}{variant}"
     lines = [f"# Proxy fidelity: {title}", "",
              f"`python bench/proxy_fidelity.py --task {args.task} --label-noise {args.label_noise} "
-             f"--noise-kind {args.noise_kind} --candidates {args.candidates} --seeds {args.seeds}` "
+             f"--noise-kind {args.noise_kind} --candidates {args.candidates} --seeds {args.seeds}"
+             f"{f' --train-size {args.train_size}' if args.train_size else ''}"
+             f"{' --clean-validation' if args.clean_validation else ''}` "
              f"({seconds:.0f} s on this machine's CPUs)", "",
              f"- Spearman rank correlation (fine-tune objective vs from-scratch test accuracy): **{rho:.2f}**",
              f"- Kendall tau: **{tau:.2f}**",
@@ -112,7 +120,8 @@ def main() -> None:
         lines.append(f"| {label} | {statistics.fmean(objective):.4f} ± {statistics.stdev(objective):.4f} | "
                      f"{statistics.fmean(test):.4f} ± {statistics.stdev(test):.4f} |")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"proxy_fidelity-{args.task}-{args.noise_kind}{args.label_noise}.md"
+    suffix = (f"-n{args.train_size}" if args.train_size else "") + ("-clean-val" if args.clean_validation else "")
+    path = args.out / f"proxy_fidelity-{args.task}-{args.noise_kind}{args.label_noise}{suffix}.md"
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {path}")

@@ -15,6 +15,7 @@ from service.api.schemas import Health, JobOut, JobPage, StrategyOut, TaskOut, T
 from service.cluster import InsufficientResourcesError, check_resources
 from service.jobs import job_sampler_document
 from service.jobs.artifacts import REFERENCE_MODEL, WEIGHTS
+from service.jobs.warm_start import WarmStartError, check_sources
 from service.models import JobStatus
 from service.spec import AnyJobSpec, JobSpec, StrategyJobSpec
 from workers.tasks import get_task, list_tasks, load_task_data
@@ -120,6 +121,11 @@ def _check_feasible(spec: JobSpec | StrategyJobSpec, ctl: Any) -> None:
     settings = ctl.settings
     if isinstance(spec, JobSpec) and spec.search.trials > settings.max_trials:
         raise _invalid(["search", "trials"], f"at most {settings.max_trials} trials per job (SAMPLERSEARCH_MAX_TRIALS)")
+    if isinstance(spec, JobSpec):
+        try:
+            check_sources(ctl.store, spec)
+        except WarmStartError as error:
+            raise _invalid(["search", "warm_start"], str(error)) from None
     if get_task(spec.task.name).takes_data:  # the whole file is checked now: a bad one never queues
         seed = spec.search.seed if isinstance(spec, JobSpec) else spec.run.data_seed
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -16,6 +16,7 @@ from service.config import Settings
 from service.jobs.export import sampler_context
 from service.jobs.reference import compute_reference
 from service.jobs.tuning import TrialRun, run_trials
+from service.jobs.warm_start import warm_start_observations
 from service.models import TrialStatus
 from service.searchers import SUGGESTION_KEY, SearchHistory, make_searcher
 from service.spec import JobSpec
@@ -86,7 +87,7 @@ def run_search(store: Store, job_id: int, spec: JobSpec, settings: Settings, sea
     prepared = prepare_search(spec, settings, on_phase)
     torch.set_num_threads(settings.controller_threads)  # the GP must not compete with local trials
     store.update_job(job_id, sampler_context=prepared.context)
-    history = search_history(store, job_id)
+    history = replace(search_history(store, job_id), prior=warm_start_observations(store, spec, job_id))
     done = {t.index for t in store.trials(job_id) if t.status.finished}
     free = [i for i in range(spec.search.trials) if i not in done]
     if not free:

@@ -24,13 +24,17 @@ class SearchHistory:
         finished: ``(params, metric)`` of every finished trial; ``metric`` is ``None`` for a failed one.
         interrupted: params of trials that were running when the job stopped; they are suggested
             again first, with their own points (a ``_suggestion`` key says where a point came from).
+        prior: ``(params, metric)`` of earlier jobs' succeeded trials (``search.warm_start``):
+            observations to learn, not trials of this job.
     """
 
     finished: list[tuple[dict[str, float], float | None]] = field(default_factory=list)
     interrupted: list[dict[str, Any]] = field(default_factory=list)
+    prior: list[tuple[dict[str, float], float]] = field(default_factory=list)
 
     @property
     def fresh(self) -> bool:
+        """No trial of this job has run yet (``prior`` observations do not count)."""
         return not self.finished and not self.interrupted
 
 
@@ -55,6 +59,10 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
     learns the finished trials as observations, so GP-UCB and TPE neither repeat them nor restart
     their initial design; random search, which learns nothing, is re-seeded from ``(seed,
     finished count)`` so that it draws new points instead of its first ones again.
+
+    Warm start (``history.prior``): GP-UCB and TPE learn those observations first; GP-UCB then
+    skips as much of its Sobol design as they fill (it needs ``n_initial`` observations in all).
+    Random search ignores them.
     """
     history = history or SearchHistory()
     first = [space.uniform_point()] if start_uniform and history.fresh else []
@@ -63,6 +71,8 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
                                  lookahead=lookahead and parallel > 1)
         for point in first:
             searcher.requeue({**point, SUGGESTION_KEY: "uniform"})
+        for params, metric in history.prior:
+            searcher.add_evaluated_point(params, metric)
         for params, metric in history.finished:
             searcher.add_evaluated_point(params, metric, error=metric is None)
         searcher.skip_initial_points(min(len(history.finished) + len(history.interrupted), n_initial))
@@ -84,6 +94,9 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
         points = first + _points(history.interrupted, space)
         searcher = OptunaSearch(space=optuna_space, metric=METRIC, mode=MODE, sampler=sampler, seed=seed,
                                 points_to_evaluate=points or None)
+        if name == "optuna":
+            for params, metric in history.prior:
+                searcher.add_evaluated_point(_points([params], space)[0], metric)
         for params, metric in history.finished:
             searcher.add_evaluated_point(_points([params], space)[0], metric, error=metric is None)
         return ConcurrencyLimiter(searcher, max_concurrent=parallel), {}

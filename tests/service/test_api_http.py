@@ -162,12 +162,15 @@ def test_artifacts_of_jobs_that_have_none_are_409_naming_why(server: Server) -> 
         ({"task": {"name": "digits"}, "resources": {"gpu": False}}, ["body", "resources", "gpu"]),
         ({"task": {"name": "digits"}, "search": {"trials": "4"}}, ["body", "search", "trials"]),
         ({"task": {"name": "digits"}, "search": {"trials": 4.5}}, ["body", "search", "trials"]),
+        ({"task": {"name": "digits"}, "search": {"warm_start": [2**31 - 2]}}, ["body", "search", "warm_start"]),
+        ({"task": {"name": "digits"}, "search": {"warm_start": [3, 3]}}, ["body", "search", "warm_start"]),
     ],
     ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
          "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task", "unknown-strategy",
          "bad-strategy-option", "zero-seeds", "nan-noise", "infinite-imbalance", "nan-beta", "infinite-epsilon",
          "nan-strategy-option", "bool-trials", "huge-seed", "huge-epochs", "cpu-below-ray-granularity", "nul-in-data",
-         "long-data-name", "data-for-a-task-without-data", "bool-gpu", "string-trials", "fractional-trials"],
+         "long-data-name", "data-for-a-task-without-data", "bool-gpu", "string-trials", "fractional-trials",
+         "warm-start-from-a-missing-job", "warm-start-twice-from-one-job"],
 )
 def test_bad_job_bodies_get_422_naming_the_field(server: Server, body: dict, field: list[str]) -> None:
     # json.dumps writes NaN and Infinity as JavaScript does; a careless client sends exactly that.

@@ -7,7 +7,9 @@ import pytest
 
 from sampler_space import SamplerSpace
 from service.jobs.search import search_history
+from service.jobs.warm_start import WarmStartError, check_sources, warm_start_observations
 from service.searchers import SUGGESTION_KEY, GpUcbSearcher, SearchHistory, make_searcher
+from service.spec import JobSpec
 from service.store import Store
 
 SPACE = SamplerSpace()
@@ -70,3 +72,59 @@ def test_random_search_reruns_the_interrupted_point_then_draws_new_ones(tmp_path
     assert resumed[0] == pytest.approx(point(0.9))
     assert fresh[0] == pytest.approx(point(0.5))  # a fresh job starts with the uniform sampler
     assert all(r != f for r in resumed[1:] for f in fresh[1:]), "a resumed random search must not redraw its points"
+
+
+def search_spec(**search) -> JobSpec:
+    return JobSpec.model_validate({"task": {"name": "digits", "label_noise": 0.2}, "search": search})
+
+
+def store_with_source(tmp_path) -> tuple[Store, int]:
+    """A store holding one finished search job (seed 0, default space): 6 succeeded trials, one failed."""
+    store = Store(f"sqlite:///{tmp_path / 'jobs.db'}")
+    source = store.create_job(search_spec().model_dump())
+    for index in range(7):
+        store.start_trial(source.id, index, point(0.1 * index), suggestion="sobol")
+        failed = index == 6
+        store.finish_trial(source.id, index, status="failed" if failed else "succeeded", metric=None if failed else 0.5)
+    return store, source.id
+
+
+def test_warm_start_learns_the_succeeded_trials_of_a_comparable_job(tmp_path) -> None:
+    store, source = store_with_source(tmp_path)
+    spec = search_spec(seed=3, warm_start=[source])  # another seed measures the same thing
+    job = store.create_job(spec.model_dump())
+    observations = warm_start_observations(store, spec, job.id)
+    assert [params for params, _ in observations] == [point(0.1 * i) for i in range(6)]
+    search_alg, _ = make("gp-ucb", SearchHistory(prior=observations))
+    inner: GpUcbSearcher = search_alg.searcher
+    assert inner.num_observations == 6
+    first, second = search_alg.suggest("t0"), search_alg.suggest("t1")
+    assert first[SUGGESTION_KEY] == "uniform"  # a fresh job still measures uniform first
+    assert second[SUGGESTION_KEY] == "gp-ucb"  # the prior fills the Sobol design (n_initial 4)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"task": {"name": "digits", "label_noise": 0.3}}, "task.label_noise"),
+    ({"task": {"name": "digits", "label_noise": 0.2, "clean_validation": True}}, "task.clean_validation"),
+    ({"search": {"transform": "cdf"}}, "search.transform"),
+    ({"search": {"features": ["loss"]}}, "search.features"),
+    ({"search": {"fine_tune_epochs": 9}}, "search.fine_tune_epochs"),
+    ({"search": {"objective": "tail-mean"}}, "search.objective"),
+])
+def test_warm_start_refuses_a_job_that_measured_something_else(tmp_path, change: dict, field: str) -> None:
+    store, source = store_with_source(tmp_path)
+    body = {"task": {"name": "digits", "label_noise": 0.2}, **change}
+    body["search"] = {**body.get("search", {}), "warm_start": [source]}
+    with pytest.raises(WarmStartError, match=f"job {source} differs in {field}"):
+        check_sources(store, JobSpec.model_validate(body))
+
+
+def test_warm_start_refuses_missing_strategy_and_own_jobs(tmp_path) -> None:
+    store, source = store_with_source(tmp_path)
+    strategy = store.create_job({"kind": "strategy"}, kind="strategy")
+    with pytest.raises(WarmStartError, match="no job 99"):
+        check_sources(store, search_spec(warm_start=[99]))
+    with pytest.raises(WarmStartError, match=f"job {strategy.id} is a strategy job"):
+        check_sources(store, search_spec(warm_start=[strategy.id]))
+    with pytest.raises(WarmStartError, match=f"job {source} is this job"):
+        check_sources(store, search_spec(warm_start=[source]), job_id=source)
