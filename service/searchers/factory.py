@@ -47,8 +47,8 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
                   ) -> tuple[Searcher, dict[str, Any]]:
     """``(search_alg, param_space)`` for ``tune.TuneConfig`` / ``tune.Tuner``.
 
-    ``gp-ucb``: :class:`GpUcbSearcher`, preparing each suggestion while trials run when
-    ``lookahead`` and ``parallel > 1``.
+    ``gp-ucb``: :class:`GpUcbSearcher`, keeping ``parallel`` suggestions prepared while trials
+    run when ``lookahead`` and ``parallel > 1`` (a burst of trials ending together waits for no fit).
     ``random``: Tune's ``OptunaSearch`` with Optuna's ``RandomSampler`` (uniform on the cube).
     ``optuna``: Tune's ``OptunaSearch`` with Optuna's TPE (``n_startup_trials = n_initial``).
     Each is a Tune ``Searcher`` (so every suggestion can carry its trial index) with its own
@@ -68,7 +68,7 @@ def make_searcher(name: str, space: SamplerSpace, *, n_initial: int, beta: float
     first = [space.uniform_point()] if start_uniform and history.fresh else []
     if name == "gp-ucb":
         searcher = GpUcbSearcher(space.names, METRIC, MODE, n_initial=n_initial, beta=beta, seed=seed,
-                                 lookahead=lookahead and parallel > 1)
+                                 lookahead=lookahead and parallel > 1, lookahead_depth=parallel)
         for point in first:
             searcher.requeue({**point, SUGGESTION_KEY: "uniform"})
         for params, metric in history.prior:

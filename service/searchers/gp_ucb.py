@@ -14,13 +14,17 @@ Failed trials and non-finite metrics are not observations.
 Suggestions are idempotent: a trial id that asks again gets its pending point back.
 
 Lookahead (``lookahead=True``; the service turns it on when trials run in parallel): a worker
-must not wait for the controller. As soon as a suggestion is
-handed out, the next one is computed in a background thread from a snapshot of the searcher (the
-trial just started counts as pending). Tune asks for it the moment a trial finishes; the
-prepared point is used then (the trials that finished meanwhile count as pending in it, the
-usual trade of asynchronous BO), so a worker waits only if a fit takes longer than a trial.
-Suggestions stay a pure function of the order of events: a prepared point is always used,
-waited for if need be. ``wait_seconds`` records how long each ``suggest`` call took.
+must not wait for the controller. The searcher keeps ``lookahead_depth`` proposals prepared
+ahead. Each time a suggestion is handed out, background threads refill that queue, each new
+proposal computed from a snapshot of the searcher taken then, with the running trials and the
+proposals queued before it as pending points (a chain: one thread waits for the previous
+proposal, then computes its own). Tune asks the moment a trial finishes and gets the queue's
+head. Trials of equal length end together, so calls come in bursts of up to ``parallel``: with
+a depth of ``parallel`` (the service's choice) a whole burst is served from the queue, whereas
+one prepared point would leave the second call of a burst waiting for a fit. The price is the
+usual one of asynchronous BO: a proposal does not know the results that arrived after its
+snapshot. Suggestions stay a pure function of the order of events: a prepared point is always
+used, waited for if need be. ``wait_seconds`` records how long each ``suggest`` call took.
 """
 
 from __future__ import annotations
@@ -98,15 +102,17 @@ class GpUcbSearcher(Searcher):
         seed: seeds the Sobol sequence, the acquisition's QMC sampler and its optimiser.
         num_restarts, raw_samples: ``optimize_acqf`` settings.
         mc_samples: quasi-Monte-Carlo samples of ``qUpperConfidenceBound``.
-        lookahead: prepare the next suggestion in the background (see the module docstring). Off
-            for sequential use, where it would always leave out the latest observation.
+        lookahead: prepare suggestions in the background (see the module docstring). Off for
+            sequential use, where it would always leave out the latest observation.
+        lookahead_depth: how many proposals to keep prepared ahead (at least 1).
     The defaults keep a suggestion near 0.2 s on one CPU thread at 40 observations
     (``bench/suggestion_cost.py``).
     """
 
     def __init__(self, parameter_names: list[str], metric: str = "objective", mode: str = "max",
                  n_initial: int = 8, beta: float = 2.0, seed: int = 0,
-                 num_restarts: int = 4, raw_samples: int = 128, mc_samples: int = 128, lookahead: bool = False) -> None:
+                 num_restarts: int = 4, raw_samples: int = 128, mc_samples: int = 128, lookahead: bool = False,
+                 lookahead_depth: int = 1) -> None:
         super().__init__(metric=metric, mode=mode)
         self.parameter_names = list(parameter_names)
         self.n_initial = n_initial
@@ -124,7 +130,9 @@ class GpUcbSearcher(Searcher):
         self._hyperparameters: dict[str, Any] = {}
         self.fallbacks: list[str] = []
         self.lookahead = lookahead
-        self._speculation: tuple[threading.Thread, dict[str, Any]] | None = None
+        self.lookahead_depth = max(1, lookahead_depth)
+        #: prepared proposals, oldest first: (thread, box); a box gets "snapshot" and "proposal" or "error"
+        self._prepared: list[tuple[threading.Thread, dict[str, Any]]] = []
         #: seconds each ``suggest`` call took (computing a point, or waiting for the prepared one)
         self.wait_seconds: list[float] = []
         #: suggestions that came from a prepared (lookahead) proposal
@@ -132,7 +140,7 @@ class GpUcbSearcher(Searcher):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_speculation"] = None  # a thread does not pickle; a restored searcher computes afresh
+        state["_prepared"] = []  # threads do not pickle; a restored searcher computes afresh
         return state
 
     @property
@@ -219,20 +227,39 @@ class GpUcbSearcher(Searcher):
         return point, "gp-ucb"
 
     def _speculate(self) -> None:
-        """Start preparing the next proposal from a snapshot of the current state."""
+        """Refill the queue of prepared proposals from a snapshot of the current state."""
         if not self.lookahead or self._requeued:
             return
-        snapshot = GpUcbSearcher(self.parameter_names, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
-                                 mc_samples=self.mc_samples, lookahead=False)
-        snapshot.set_state(self.get_state())
-        box: dict[str, Any] = {"snapshot": snapshot}
+        while len(self._prepared) < self.lookahead_depth:
+            self._prepared.append(self._prepare(list(self._prepared)))
+
+    def _prepare(self, ahead: list[tuple[threading.Thread, dict[str, Any]]]) -> tuple[threading.Thread, dict[str, Any]]:
+        """Start computing the proposal that follows the queued ``ahead``: from the state now, with
+        their points pending and the counters (Sobol position, step seed, fit) the last left."""
+        state = pickle.loads(pickle.dumps(self.get_state()))
+        box: dict[str, Any] = {}
         threads = torch.get_num_threads()
+        names = self.parameter_names
 
         def prepare() -> None:
             # OpenMP's thread count is per thread: match the caller's, so that the result does not
             # depend on which thread computed it.
             torch.set_num_threads(threads)
             try:
+                for position, (thread, earlier) in enumerate(ahead):
+                    thread.join()
+                    if "proposal" not in earlier:
+                        raise RuntimeError("an earlier prepared proposal failed")
+                    point, _ = earlier["proposal"]
+                    state["pending"][f"_prepared_{position}"] = dict(zip(names, point.tolist()))
+                if ahead:
+                    last = ahead[-1][1]["snapshot"]
+                    state["sobol_drawn"], state["gp_suggestions"] = last._sobol_drawn, last._gp_suggestions
+                    state["hyperparameters"], state["fallbacks"] = last._hyperparameters, list(last.fallbacks)
+                snapshot = GpUcbSearcher(names, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
+                                         mc_samples=self.mc_samples, lookahead=False)
+                snapshot.set_state(state)
+                box["snapshot"] = snapshot
                 box["proposal"] = snapshot._propose()
             except BaseException as error:  # noqa: BLE001 - the caller computes synchronously instead
                 box["error"] = error
@@ -241,17 +268,19 @@ class GpUcbSearcher(Searcher):
         # killing it inside torch.
         thread = threading.Thread(target=prepare, name="gp-ucb-lookahead")
         thread.start()
-        self._speculation = (thread, box)
+        return thread, box
 
-    def _take_speculation(self) -> tuple[torch.Tensor, str] | None:
-        """The prepared proposal (waiting for it if need be), with the snapshot's counters adopted;
-        ``None`` when there is none or it failed."""
-        if self._speculation is None:
+    def _take_prepared(self) -> tuple[torch.Tensor, str] | None:
+        """The queue's head (waiting for it if need be), with its snapshot's counters adopted;
+        ``None`` when the queue is empty or the head failed (the queue is then dropped)."""
+        if not self._prepared:
             return None
-        thread, box = self._speculation
-        self._speculation = None
+        thread, box = self._prepared.pop(0)
         thread.join()
         if "proposal" not in box:
+            for queued, _ in self._prepared:  # chained on the failed one: they fail too
+                queued.join()
+            self._prepared = []
             return None
         snapshot = box["snapshot"]
         self._sobol_drawn, self._gp_suggestions = snapshot._sobol_drawn, snapshot._gp_suggestions
@@ -259,6 +288,9 @@ class GpUcbSearcher(Searcher):
         point, source = box["proposal"]
         self.prepared_used += 1
         if source == "gp-ucb" and self._is_duplicate(point):  # a trial started meanwhile took that point
+            for queued, _ in self._prepared:  # they counted on this point: start afresh
+                queued.join()
+            self._prepared = []
             return self._next_sobol(), "sobol-duplicate"
         return point, source
 
@@ -269,7 +301,7 @@ class GpUcbSearcher(Searcher):
         if self._requeued:
             config = self._requeued.pop(0)
         else:
-            point, source = self._take_speculation() or self._propose()
+            point, source = self._take_prepared() or self._propose()
             config = {name: float(v) for name, v in zip(self.parameter_names, point.tolist())}
             config[SUGGESTION_KEY] = source
         self.wait_seconds.append(time.perf_counter() - started)
@@ -322,7 +354,7 @@ class GpUcbSearcher(Searcher):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self._speculation = None
+        self._prepared = []
         self.parameter_names = list(state["parameter_names"])
         self.n_initial, self.beta, self.seed = state["n_initial"], state["beta"], state["seed"]
         self._observed_x = [list(x) for x in state["observed_x"]]

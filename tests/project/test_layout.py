@@ -93,3 +93,14 @@ def test_workers_and_sampler_space_never_read_the_environment() -> None:
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text()
             assert "os.environ" not in text and "getenv" not in text, path
+
+
+def test_the_readme_job_body_is_the_specs_defaults() -> None:
+    import json
+
+    from service.spec import JobSpec
+
+    text = (ROOT / "README.md").read_text()
+    body = re.search(r'`(\{"kind": "search".*?\})`\.', text).group(1)
+    documented = json.loads(body.replace('"name": ...', '"name": "digits"'))
+    assert documented == JobSpec.model_validate({"task": {"name": "digits"}}).model_dump()

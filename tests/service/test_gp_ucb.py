@@ -151,5 +151,47 @@ def test_a_lookahead_searcher_still_pickles_and_restores(tmp_path) -> None:
     ahead = GpUcbSearcher(NAMES, n_initial=3, seed=9, lookahead=True)
     run_sequential(ahead, 4)
     clone = pickle.loads(pickle.dumps(ahead))
-    assert clone.num_observations == 4 and clone._speculation is None
+    assert clone.num_observations == 4 and clone._prepared == []
     assert clone.suggest("next")[SUGGESTION_KEY] == "gp-ucb"
+
+
+def test_a_deeper_lookahead_serves_a_burst_from_proposals_chained_on_each_other() -> None:
+    import copy
+
+    ahead = GpUcbSearcher(NAMES, n_initial=4, seed=8, lookahead=True, lookahead_depth=2)
+    run_sequential(ahead, 5)
+    ahead.suggest("a")  # hands out the queue's head and refills the queue to two
+    state = copy.deepcopy(ahead.get_state())
+    thread, head = ahead._prepared[0]
+    thread.join()
+    head_point, _ = head["proposal"]
+    # The queue's second proposal: the state right after "a" left, with the head's point pending
+    # and the counters the head left.
+    state["pending"]["_prepared_0"] = dict(zip(NAMES, head_point.tolist()))
+    snapshot = head["snapshot"]
+    state["sobol_drawn"], state["gp_suggestions"] = snapshot._sobol_drawn, snapshot._gp_suggestions
+    state["hyperparameters"], state["fallbacks"] = snapshot._hyperparameters, snapshot.fallbacks
+    reference = GpUcbSearcher(NAMES, n_initial=4, seed=8)
+    reference.set_state(state)
+    expected_second, _ = reference._propose()
+
+    ahead.on_trial_complete("a", {"objective": -0.1})  # arrives before the burst of two calls
+    used = ahead.prepared_used
+    first, second = ahead.suggest("b"), ahead.suggest("c")
+    assert ahead.prepared_used == used + 2 and first[SUGGESTION_KEY] == second[SUGGESTION_KEY] == "gp-ucb"
+    assert torch.allclose(point(first), head_point) and torch.allclose(point(second), expected_second)
+    assert point(first).sub(point(second)).abs().max() > 1e-6
+
+
+def test_a_deeper_lookahead_is_a_pure_function_of_the_order_of_events() -> None:
+    def drive(depth: int) -> list[dict]:
+        searcher = GpUcbSearcher(NAMES, n_initial=3, seed=4, lookahead=True, lookahead_depth=depth)
+        configs = [searcher.suggest("p0"), searcher.suggest("p1")]
+        for step in range(6):  # two running at once: the older ends, a new one starts
+            done = f"p{step}"
+            searcher.on_trial_complete(done, {"objective": objective(configs[step])})
+            configs.append(searcher.suggest(f"p{step + 2}"))
+        return configs
+
+    assert drive(2) == drive(2)
+    assert drive(2) != drive(1)  # a deeper queue proposes from older snapshots
