@@ -10,6 +10,8 @@ weights, which the GP treats as noise on the same function.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from service.models import TrialStatus
 from service.spec import JobSpec
 from service.store import JobNotFoundError, Store
@@ -44,7 +46,12 @@ def check_sources(store: Store, spec: JobSpec, job_id: int | None = None) -> Non
             raise WarmStartError(f"no job {source_id}") from None
         if source.kind != "search":
             raise WarmStartError(f"job {source_id} is a {source.kind} job, not a search")
-        different = _mismatch(JobSpec.model_validate(source.spec), spec)
+        try:
+            source_spec = JobSpec.model_validate(source.spec)
+        except ValidationError as error:
+            raise WarmStartError(f"job {source_id}'s stored spec is no longer valid "
+                                 f"({error.error_count()} errors)") from None
+        different = _mismatch(source_spec, spec)
         if different is not None:
             raise WarmStartError(f"job {source_id} differs in {different}; its trials measure something else")
 

@@ -126,5 +126,8 @@ def test_warm_start_refuses_missing_strategy_and_own_jobs(tmp_path) -> None:
         check_sources(store, search_spec(warm_start=[99]))
     with pytest.raises(WarmStartError, match=f"job {strategy.id} is a strategy job"):
         check_sources(store, search_spec(warm_start=[strategy.id]))
+    stale = store.create_job({"task": {"name": "digits"}, "search": {"searcher": "gone"}})
+    with pytest.raises(WarmStartError, match=f"job {stale.id}'s stored spec is no longer valid"):
+        check_sources(store, search_spec(warm_start=[stale.id]))
     with pytest.raises(WarmStartError, match=f"job {source} is this job"):
         check_sources(store, search_spec(warm_start=[source]), job_id=source)
