@@ -108,8 +108,9 @@ class SearchConfig(BaseModel):
     ucb_beta: StrictFloat = Field(default=2.0, gt=0.0, le=1e6)
     seed: Integer = Field(default=0, ge=0, le=MAX_INT)
     objective: Literal["last", "best", "tail-mean"] = Field(
-        default="last", description="a trial's score: validation accuracy after the last fine-tune epoch, the best "
-                                    "epoch's, or the mean over the last ceil(E_f / 2) epochs (less seed noise)")
+        default="tail-mean", description="a trial's score: validation accuracy after the last fine-tune epoch, the "
+                                         "best epoch's, or the mean over the last ceil(E_f / 2) epochs (less seed "
+                                         "noise; the default)")
     transform: Literal["cgf", "cdf"] = "cgf"
     features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1, max_length=8)
     segments: Integer = Field(default=4, ge=1, le=32)
