@@ -44,7 +44,7 @@ def paired_gain(values: list[float], uniform: list[float]) -> tuple[float, float
 
 
 def recommend(candidates: list[tuple[int, float, list[float]]], uniform: list[float], seeds: list[int],
-              alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+              alpha: float = DEFAULT_ALPHA, scored: str = "the objective") -> dict[str, Any]:
     """The recommendation, as stored in ``Job.recommendation``.
 
     Args:
@@ -52,6 +52,7 @@ def recommend(candidates: list[tuple[int, float, list[float]]], uniform: list[fl
         uniform: the uniform sampler's objective per verify seed (same order).
         seeds: the verify seeds.
         alpha: family-wise level of the test (see the module docstring).
+        scored: what the values are, for the reason's wording.
     """
     checks = []
     for trial, mean, values in candidates:
@@ -66,7 +67,7 @@ def recommend(candidates: list[tuple[int, float, list[float]]], uniform: list[fl
     if passing:
         chosen = max(passing, key=lambda c: c.mean_gain)
         return {**record, "choice": "trial", "trial": chosen.trial,
-                "reason": f"trial {chosen.trial} beat uniform by {100 * chosen.mean_gain:+.2f} points of the objective "
+                "reason": f"trial {chosen.trial} beat uniform by {100 * chosen.mean_gain:+.2f} points of {scored} "
                           f"on fresh seeds (p = {chosen.p_value:.3g} < {level:.3g})"}
     best = max(checks, key=lambda c: c.mean_gain, default=None)
     detail = "" if best is None else (f"; the best, trial {best.trial}, gained {100 * best.mean_gain:+.2f} points "

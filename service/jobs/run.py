@@ -27,10 +27,11 @@ from service.store import Store
 logger = logging.getLogger(__name__)
 
 
-def _recommendation_or_best(store: Store, job_id: int, spec: JobSpec, prepared: Any) -> dict[str, Any]:
+def _recommendation_or_best(store: Store, job_id: int, spec: JobSpec, prepared: Any,
+                            settings: Settings) -> dict[str, Any]:
     """The verify stage's recommendation; if the stage itself fails, the best observed trial, saying so."""
     try:
-        return run_verify(store, job_id, spec, prepared)
+        return run_verify(store, job_id, spec, prepared, settings)
     except Exception as error:  # noqa: BLE001 - the search succeeded; say why it was not verified
         logger.warning("job %s verify stage failed: %s", job_id, one_line(error), exc_info=in_ray_job())
         best = store.best_trial(job_id)
@@ -72,8 +73,9 @@ def run_job(store: Store, job_id: int, settings: Settings, search_alg: Any = Non
         outcome = job_outcome(store, job_id)
         if outcome.get("status") == JobStatus.SUCCEEDED:
             if spec.verify.candidates:
-                phase(f"verifying the top {spec.verify.candidates} against uniform on {spec.verify.seeds} fresh seeds")
-            store.update_job(job_id, recommendation=_recommendation_or_best(store, job_id, spec, prepared))
+                phase(f"verifying the top {spec.verify.candidates} against uniform on {spec.verify.seeds} fresh seeds"
+                      + (" (from scratch)" if spec.verify.measure == "scratch" else ""))
+            store.update_job(job_id, recommendation=_recommendation_or_best(store, job_id, spec, prepared, settings))
             phase("saving weights and reference model")
             save_search_artifacts(store, job_id, prepared)
             phase("trials done")

@@ -2,8 +2,11 @@
 measurements, not by the largest noisy observation (winner's curse).
 
 1. Fit the searcher's GP to every succeeded trial and rank them by posterior mean.
-2. Fine-tune the top ``verify.candidates`` (uniform's own trial excluded) and uniform again on
-   ``verify.seeds`` fresh training seeds, as Ray tasks with the job's per-trial resources.
+2. Measure the top ``verify.candidates`` (uniform's own trial excluded) and uniform again on
+   ``verify.seeds`` fresh training seeds, as Ray tasks with the job's per-trial resources:
+   fine-tuned from the shared weights as a trial is (``verify.measure: fine-tune``), or trained
+   from scratch and scored on the validation split (``scratch``; uniform then uses the plain
+   shuffled loader a user would keep).
 3. ``service.recommendation.recommend``: a candidate only when it beats uniform outside the noise.
 """
 
@@ -15,12 +18,17 @@ from typing import Any
 import ray
 import torch
 
+from sampler_space.sampler_json import sampler_from_document
+from service.config import Settings
+from service.jobs.export import sampler_document
 from service.jobs.search import PreparedSearch
 from service.models import TrialStatus
 from service.recommendation import recommend
 from service.searchers.gp_ucb import posterior_mean
 from service.spec import JobSpec
 from service.store import Store
+from workers.evaluation import evaluate_sampler
+from workers.tasks import TaskPaths
 from workers.trainable import fine_tune_objective
 
 UNIFORM_TOLERANCE = 1e-9
@@ -31,8 +39,19 @@ def verify_seeds(spec: JobSpec) -> list[int]:
     return [spec.search.seed + 1 + i for i in range(spec.verify.seeds)]
 
 
-def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearch) -> dict[str, Any]:
-    """The job's recommendation (``Job.recommendation``). Ray must be initialised."""
+def scratch_validation_accuracy(spec: JobSpec, paths: TaskPaths, context: dict[str, Any],
+                                point: dict[str, float] | None, seed: int) -> float:
+    """Validation accuracy after training from scratch with training seed ``seed`` under the
+    sampler at ``point`` of the job's space (``None``: uniform, the plain shuffled loader)."""
+    sampler = None if point is None else sampler_from_document(sampler_document(context, point, {}))
+    return evaluate_sampler(spec.task.to_task_spec(), seed, sampler, paths, epochs=spec.verify.epochs,
+                            use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed).val_accuracy
+
+
+def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearch,
+               settings: Settings | None = None) -> dict[str, Any]:
+    """The job's recommendation (``Job.recommendation``). Ray must be initialised; ``settings``
+    (the task's paths) is needed by ``verify.measure: scratch``."""
     space = prepared.space
     trials = [t for t in store.trials(job_id)
               if t.status == TrialStatus.SUCCEEDED and t.metric is not None and math.isfinite(t.metric)]
@@ -50,11 +69,23 @@ def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearc
         return {"choice": "trial", "trial": model_best, "reason": f"{reason}: the GP posterior mean's best trial",
                 "posterior_best": model_best}
     seeds = verify_seeds(spec)
-    payload = ray.put(prepared.payload)
-    measure = ray.remote(fine_tune_objective).options(num_cpus=spec.resources.cpu, num_gpus=spec.resources.gpu,
-                                                      max_retries=0, name=f"samplersearch job {job_id} verify")
-    uniform_refs = [measure.remote(uniform, payload, seed) for seed in seeds]
-    candidate_refs = [[measure.remote(dict(t.params), payload, seed) for seed in seeds] for t, _ in candidates]
+    options = {"num_cpus": spec.resources.cpu, "num_gpus": spec.resources.gpu, "max_retries": 0,
+               "name": f"samplersearch job {job_id} verify"}
+    if spec.verify.measure == "scratch":
+        if settings is None:
+            raise ValueError("verify.measure scratch needs the service's settings")
+        measure = ray.remote(scratch_validation_accuracy).options(**options)
+        paths = settings.task_paths()
+        uniform_refs = [measure.remote(spec, paths, prepared.context, None, seed) for seed in seeds]
+        candidate_refs = [[measure.remote(spec, paths, prepared.context, dict(t.params), seed) for seed in seeds]
+                          for t, _ in candidates]
+    else:
+        payload = ray.put(prepared.payload)
+        measure = ray.remote(fine_tune_objective).options(**options)
+        uniform_refs = [measure.remote(uniform, payload, seed) for seed in seeds]
+        candidate_refs = [[measure.remote(dict(t.params), payload, seed) for seed in seeds] for t, _ in candidates]
     uniform_values = ray.get(uniform_refs)
     measured = [(t.index, float(m), ray.get(refs)) for (t, m), refs in zip(candidates, candidate_refs)]
-    return {**recommend(measured, uniform_values, seeds, alpha=spec.verify.alpha), "posterior_best": model_best}
+    scored = "validation accuracy from scratch" if spec.verify.measure == "scratch" else "the objective"
+    record = recommend(measured, uniform_values, seeds, alpha=spec.verify.alpha, scored=scored)
+    return {**record, "measure": spec.verify.measure, "posterior_best": model_best}

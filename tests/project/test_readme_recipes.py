@@ -89,4 +89,5 @@ def test_the_reference_model_reproduces_the_exported_weights(exported: Path) -> 
     assert weights.shape == (900,) and weights.dtype == np.float32 and (weights > 0).all()
     np.testing.assert_allclose(sampler.weights(features).numpy(), weights, rtol=1e-4, atol=1e-6)
     assert sampler.source["task_spec"] == {"name": "arrays", "label_noise": 0.0, "noise_kind": "symmetric",
-                                           "imbalance": 1.0, "data": "mine.npz"}
+                                           "imbalance": 1.0, "data": "mine.npz", "train_size": None,
+                                           "clean_validation": False}

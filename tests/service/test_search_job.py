@@ -77,7 +77,7 @@ def test_a_succeeded_search_keeps_its_row_weights_and_reference_model(cli_search
     assert weights.shape == (1348,) and np.isfinite(weights).all() and (weights > 0).all()
     model = load_reference_model(store.artifact(job_id, "reference-model.pt").content)
     assert model.task == {"name": "digits", "label_noise": 0.3, "noise_kind": "symmetric", "imbalance": 1.0,
-                          "data": None}
+                          "data": None, "train_size": None, "clean_validation": False}
 
 
 def test_plot_command_draws_every_search_plot_from_the_store(cli_search: dict, tmp_path) -> None:
@@ -95,9 +95,10 @@ def test_search_starts_with_uniform_then_sobol_then_gp(cli_search: dict) -> None
     trials = store.trials(cli_search["summary"]["job_id"])
     assert trials[0].suggestion == "uniform" and set(trials[0].params.values()) == {0.5}
     assert [t.suggestion for t in trials[1:3]] == ["sobol", "sobol"]
-    # With lookahead a point prepared before two observations exist is one more Sobol point.
+    # With lookahead (two points kept prepared at --parallel 2) a point prepared before two
+    # observations exist is one more Sobol point.
     assert {t.suggestion for t in trials[3:]} <= {"gp-ucb", "sobol", "sobol-duplicate", "sobol-fallback"}
-    assert sum(t.suggestion == "sobol" for t in trials[3:]) <= 1
+    assert sum(t.suggestion == "sobol" for t in trials[3:]) <= 2
     assert any(t.suggestion == "gp-ucb" for t in trials[3:])
 
 
@@ -106,11 +107,12 @@ def test_exported_json_is_the_verified_recommendation_and_loads(cli_search: dict
     job = store.get_job(cli_search["summary"]["job_id"])
     assert job.best_trial_index == store.best_trial(job.id).index  # the best observation, kept apart
     recommendation = job.recommendation
-    assert recommendation["seeds"] == [2, 3, 4]  # fresh seeds: the search's own is 1
+    assert recommendation["seeds"] == [2, 3, 4, 5]  # fresh seeds: the search's own is 1
     assert "paired t-test" in recommendation["test"] and recommendation["reason"]
+    assert recommendation["measure"] == "fine-tune"
     candidates = recommendation["candidates"]
-    assert len(candidates) == 3 and all(len(c["values"]) == 3 for c in candidates)
-    assert len(recommendation["uniform"]["values"]) == 3
+    assert len(candidates) == 2 and all(len(c["values"]) == 4 for c in candidates)
+    assert len(recommendation["uniform"]["values"]) == 4
     assert [c["posterior_mean"] for c in candidates] == sorted((c["posterior_mean"] for c in candidates), reverse=True)
     assert 0 not in [c["trial"] for c in candidates]  # trial 0 is uniform itself
     document = json.loads(cli_search["out"].read_text())
@@ -126,6 +128,30 @@ def test_exported_json_is_the_verified_recommendation_and_loads(cli_search: dict
     assert all(t.kind == "cgf" for t in sampler.transforms)
     summary = cli_search["summary"]
     assert summary["recommended"] == recommendation["choice"] and summary["reason"] == recommendation["reason"]
+
+
+def test_a_scratch_verify_trains_the_candidates_from_scratch_on_fresh_seeds(cli_search: dict) -> None:
+    import ray
+
+    from service.jobs.search import prepare_search
+    from service.jobs.verify import run_verify, scratch_validation_accuracy
+
+    store = Store(cli_search["database"])
+    job = store.get_job(cli_search["summary"]["job_id"])
+    spec = JobSpec.model_validate({**job.spec, "verify": {"candidates": 1, "seeds": 2, "measure": "scratch",
+                                                          "epochs": 2}})
+    workdir = cli_search["workdir"]
+    settings = Settings(database_url=cli_search["database"], cache_dir=workdir / "cache", results_dir=workdir / "ray")
+    prepared = prepare_search(spec, settings)
+    record = run_verify(store, job.id, spec, prepared, settings)
+    assert record["measure"] == "scratch" and record["seeds"] == [2, 3] and len(record["candidates"]) == 1
+    values = record["uniform"]["values"] + record["candidates"][0]["values"]
+    assert len(values) == 4 and all(0.0 < v <= 1.0 for v in values)
+    if record["choice"] == "trial":
+        assert "validation accuracy from scratch" in record["reason"]
+    # A measurement is one seeded from-scratch run on the validation split: running it again agrees.
+    again = ray.remote(scratch_validation_accuracy).options(num_cpus=1)
+    assert ray.get(again.remote(spec, settings.task_paths(), prepared.context, None, 2)) == values[0]
 
 
 def test_evaluate_trains_from_scratch_with_the_exported_sampler(cli_search: dict) -> None:
