@@ -160,13 +160,14 @@ class Resources(BaseModel):
 
 class VerifyConfig(BaseModel):
     """The verify stage that ends a search: the ``candidates`` trials the GP's posterior mean
-    ranks highest, and uniform, are fine-tuned again on ``seeds`` fresh training seeds; a
+    ranks highest, and uniform, are measured again on ``seeds`` fresh training seeds; a
     candidate is recommended only when it beats uniform outside the noise, otherwise uniform is.
     ``candidates: 0`` skips the stage and recommends the posterior mean's best trial.
-    ``measure: scratch`` trains each from scratch instead and scores it on the validation split:
-    under class-pair (asymmetric) noise the fine-tune score ranks candidates unlike training from
-    scratch does (``bench/results/proxy_fidelity-mnist1d-asymmetric0.4.md``), at about
-    ``scratch epochs / E_f`` times the stage's cost.
+    ``measure: scratch`` (the default) trains each from scratch and scores it on the validation
+    split; ``fine-tune`` re-runs the trial's fine-tune instead, ``scratch epochs / E_f`` times
+    cheaper, but under class-pair (asymmetric) noise the fine-tune score ranks candidates unlike
+    training from scratch does and recommended samplers that lost to uniform
+    (``bench/results/proxy_fidelity-mnist1d-asymmetric0.4.md``, ``recommendation_vs_uniform-*.md``).
 
     The defaults spend (2 + 1) x 4 = 12 fine-tunes, as many as 3 candidates x 3 seeds would, but
     test with 3 degrees of freedom at level 0.05 instead of 2 at 0.033: real gains of a few tenths
@@ -177,11 +178,11 @@ class VerifyConfig(BaseModel):
     candidates: Integer = Field(default=2, ge=0, le=10, description="top trials re-measured; 0 skips the stage")
     seeds: Integer = Field(default=4, ge=2, le=20, description="fresh training seeds per candidate and for uniform")
     alpha: StrictFloat = Field(default=0.1, gt=0.0, lt=0.5, description="family-wise level of the test against uniform")
-    measure: Literal["fine-tune", "scratch"] = Field(
-        default="fine-tune", description="how a candidate is re-measured: fine-tuned from the shared weights as a "
-                                         "trial is (cheap), or trained from scratch and scored on the validation "
-                                         "split (what the user will do; for class-pair noise, where fine-tune "
-                                         "scores mislead)")
+    measure: Literal["scratch", "fine-tune"] = Field(
+        default="scratch", description="how a candidate is re-measured: trained from scratch and scored on the "
+                                       "validation split (what the user will do; the default), or fine-tuned from "
+                                       "the shared weights as a trial is (cheaper, but misleading under class-pair "
+                                       "noise)")
     epochs: Integer | None = Field(default=None, ge=1, le=1000,
                                    description="epochs of a scratch measurement (default: the task's scratch epochs)")
 

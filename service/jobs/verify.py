@@ -4,9 +4,9 @@ measurements, not by the largest noisy observation (winner's curse).
 1. Fit the searcher's GP to every succeeded trial and rank them by posterior mean.
 2. Measure the top ``verify.candidates`` (uniform's own trial excluded) and uniform again on
    ``verify.seeds`` fresh training seeds, as Ray tasks with the job's per-trial resources:
-   fine-tuned from the shared weights as a trial is (``verify.measure: fine-tune``), or trained
-   from scratch and scored on the validation split (``scratch``; uniform then uses the plain
-   shuffled loader a user would keep).
+   trained from scratch and scored on the validation split (``verify.measure: scratch``, the
+   default; uniform then uses the plain shuffled loader a user would keep), or fine-tuned from
+   the shared weights as a trial is (``fine-tune``).
 3. ``service.recommendation.recommend``: a candidate only when it beats uniform outside the noise.
 """
 

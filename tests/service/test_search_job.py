@@ -109,7 +109,7 @@ def test_exported_json_is_the_verified_recommendation_and_loads(cli_search: dict
     recommendation = job.recommendation
     assert recommendation["seeds"] == [2, 3, 4, 5]  # fresh seeds: the search's own is 1
     assert "paired t-test" in recommendation["test"] and recommendation["reason"]
-    assert recommendation["measure"] == "fine-tune"
+    assert recommendation["measure"] == "scratch"
     candidates = recommendation["candidates"]
     assert len(candidates) == 2 and all(len(c["values"]) == 4 for c in candidates)
     assert len(recommendation["uniform"]["values"]) == 4
@@ -138,8 +138,7 @@ def test_a_scratch_verify_trains_the_candidates_from_scratch_on_fresh_seeds(cli_
 
     store = Store(cli_search["database"])
     job = store.get_job(cli_search["summary"]["job_id"])
-    spec = JobSpec.model_validate({**job.spec, "verify": {"candidates": 1, "seeds": 2, "measure": "scratch",
-                                                          "epochs": 2}})
+    spec = JobSpec.model_validate({**job.spec, "verify": {"candidates": 1, "seeds": 2, "epochs": 2}})
     workdir = cli_search["workdir"]
     settings = Settings(database_url=cli_search["database"], cache_dir=workdir / "cache", results_dir=workdir / "ray")
     prepared = prepare_search(spec, settings)
