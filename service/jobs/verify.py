@@ -49,9 +49,9 @@ def scratch_validation_accuracy(spec: JobSpec, paths: TaskPaths, context: dict[s
 
 
 def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearch,
-               settings: Settings | None = None) -> dict[str, Any]:
+               settings: Settings) -> dict[str, Any]:
     """The job's recommendation (``Job.recommendation``). Ray must be initialised; ``settings``
-    (the task's paths) is needed by ``verify.measure: scratch``."""
+    gives the task's paths to from-scratch measurements."""
     space = prepared.space
     trials = [t for t in store.trials(job_id)
               if t.status == TrialStatus.SUCCEEDED and t.metric is not None and math.isfinite(t.metric)]
@@ -72,8 +72,6 @@ def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearc
     options = {"num_cpus": spec.resources.cpu, "num_gpus": spec.resources.gpu, "max_retries": 0,
                "name": f"samplersearch job {job_id} verify"}
     if spec.verify.measure == "scratch":
-        if settings is None:
-            raise ValueError("verify.measure scratch needs the service's settings")
         measure = ray.remote(scratch_validation_accuracy).options(**options)
         paths = settings.task_paths()
         uniform_refs = [measure.remote(spec, paths, prepared.context, None, seed) for seed in seeds]

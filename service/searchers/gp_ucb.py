@@ -278,9 +278,7 @@ class GpUcbSearcher(Searcher):
         thread, box = self._prepared.pop(0)
         thread.join()
         if "proposal" not in box:
-            for queued, _ in self._prepared:  # chained on the failed one: they fail too
-                queued.join()
-            self._prepared = []
+            self._drop_prepared()  # chained on the failed one: they fail too
             return None
         snapshot = box["snapshot"]
         self._sobol_drawn, self._gp_suggestions = snapshot._sobol_drawn, snapshot._gp_suggestions
@@ -288,11 +286,15 @@ class GpUcbSearcher(Searcher):
         point, source = box["proposal"]
         self.prepared_used += 1
         if source == "gp-ucb" and self._is_duplicate(point):  # a trial started meanwhile took that point
-            for queued, _ in self._prepared:  # they counted on this point: start afresh
-                queued.join()
-            self._prepared = []
+            self._drop_prepared()  # they counted on this point: start afresh
             return self._next_sobol(), "sobol-duplicate"
         return point, source
+
+    def _drop_prepared(self) -> None:
+        """Empty the queue once its threads have finished."""
+        for thread, _ in self._prepared:
+            thread.join()
+        self._prepared = []
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if trial_id in self._pending:
