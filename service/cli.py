@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -615,10 +616,26 @@ def serve(
     try:
         if settings.ray_address is None:
             check_dashboard_port(settings.dashboard_port)  # before uvicorn, so the error is one line
-        uvicorn.run(create_app(settings, public_url=f"http://{shown_host}:{port}"), host=host, port=port,
-                    log_level="warning")
+        # Bound before the app starts a local Ray head, whose processes take ports of their own.
+        listening = _listen(host, port)
+        config = uvicorn.Config(create_app(settings, public_url=f"http://{shown_host}:{port}"), host=host,
+                                port=port, log_level="warning")
+        uvicorn.Server(config).run(sockets=[listening])
     except RayStartError as error:
         _fail(str(error))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``; exits 2 with a one-line message when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        _fail(f"--port {port}: cannot listen on {host}:{port} ({error.strerror}); pass a free port")
+    return listening
 
 
 def main() -> None:

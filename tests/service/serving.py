@@ -65,9 +65,29 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+class PortTaken(RuntimeError):
+    """The port picked as free was bound by another process before the controller bound it."""
+
+
 def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | None = None,
-                 timeout: float = 90.0) -> Server:
-    """``samplersearch serve`` on a free port with its own cache and results dirs; waits for /health."""
+                 timeout: float = 90.0, attempts: int = 3) -> Server:
+    """``samplersearch serve`` on a free port with its own cache and results dirs; waits for /health.
+
+    A free port can be taken between probing it and the controller binding it (Ray starts its own
+    processes on random ports first), so a start that fails only with "address already in use" is
+    retried on fresh ports, ``attempts`` times in all. Any other failure raises at once.
+    """
+    for attempt in range(attempts):
+        try:
+            return _start_server_once(workdir, database_url, extra_env, timeout)
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_server_once(workdir: Path, database_url: str, extra_env: dict[str, str] | None,
+                       timeout: float) -> Server:
     port, dashboard_port = free_ports(2)
     log = workdir / f"serve-{port}.log"
     env = {**os.environ, "SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"),
@@ -83,7 +103,9 @@ def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            tail = log.read_text()[-3000:]
+            error = PortTaken if "address already in use" in tail else RuntimeError
+            raise error(f"server exited with {process.returncode}:\n{tail}")
         try:
             if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
                 return server

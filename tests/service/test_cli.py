@@ -149,3 +149,24 @@ def test_a_second_serve_on_a_taken_dashboard_port_fails_with_one_line_naming_the
     assert result.returncode == 2
     assert "--dashboard-port" in result.stderr and f"port {port}" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_serve_on_a_taken_api_port_fails_with_one_line_before_starting_ray(tmp_path) -> None:
+    """The API port is bound before the local Ray head starts, so a taken one fails at once."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "service", "serve", "--port", str(port), "--dashboard-port", "0",
+                                 "--db", f"sqlite:///{tmp_path / 'jobs.db'}"], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path,
+                                env={**os.environ, "SAMPLERSEARCH_RAY_AUTH_TOKEN_FILE": str(tmp_path / "ray" / "token")})
+    assert result.returncode == 2, result.stderr
+    assert f"--port {port}" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3
+    assert not (tmp_path / "ray" / "ray-head.log").exists()  # no local Ray head was started
