@@ -6,7 +6,7 @@ the recommendation and of uniform (mean ± std over the K training seeds). A row
 the recommendation is below uniform by more than uniform's seed-to-seed standard deviation.
 
     python bench/recommendation_vs_uniform.py --settings mnist1d:0.4 digits:0.4 --seeds 0 1 2
-    python bench/recommendation_vs_uniform.py --set search.objective=tail-mean --tag tail-mean
+    python bench/recommendation_vs_uniform.py --set search.fine_tune_lr=0.002 --tag ftlr0.002
 
 ``--set SECTION.FIELD=VALUE`` passes through to every run (a variant of the defaults); ``--tag``
 names the variant's results file.

@@ -188,7 +188,7 @@ def run(
         help="an earlier search job on the same task and space whose trials the searcher learns first "
              "(repeatable)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option(
-        "--set", help="SECTION.FIELD=VALUE of the job spec, repeatable (search.objective=tail-mean, "
+        "--set", help="SECTION.FIELD=VALUE of the job spec, repeatable (search.fine_tune_lr=0.002, "
                       "verify.seeds=5); VALUE is JSON when it parses; applied after the other options")] = None,
 ) -> None:
     """Run one search job to the end and write the best sampler JSON to --out."""

@@ -105,6 +105,9 @@ class SearchConfig(BaseModel):
     searcher: Literal["gp-ucb", "random", "optuna"] = "gp-ucb"
     fine_tune_epochs: Integer | None = Field(default=None, ge=1, le=1000,
                                                description="E_f; the task's default when omitted")
+    fine_tune_lr: StrictFloat | None = Field(default=None, gt=0.0, le=10.0,
+                                             description="peak learning rate of each candidate's fine-tune; the "
+                                                         "task's default when omitted")
     ucb_beta: StrictFloat = Field(default=2.0, gt=0.0, le=1e6)
     seed: Integer = Field(default=0, ge=0, le=MAX_INT)
     objective: Literal["last", "best", "tail-mean"] = Field(

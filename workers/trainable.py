@@ -29,6 +29,7 @@ class FineTunePayload:
         space: the sampler space; a trial's config is a point keyed by ``space.names``.
         epsilon: weight floor of the sampler.
         fine_tune_epochs: E_f.
+        fine_tune_lr: peak learning rate of the fine-tune (cosine to 0 over E_f epochs).
         objective: ``"last"`` (val accuracy after the last epoch), ``"best"`` (best epoch) or
             ``"tail-mean"`` (see :func:`objective_value`).
         seed: training seed, the same for every candidate (common random numbers make the
@@ -43,6 +44,7 @@ class FineTunePayload:
     fine_tune_epochs: int
     objective: str
     seed: int
+    fine_tune_lr: float
 
 
 def objective_value(kind: str, val_accuracies: list[float], epochs: int) -> float:
@@ -82,7 +84,7 @@ def run_fine_tune(config: dict[str, Any], payload: FineTunePayload, report=None)
 
     return train(
         model, data.x_train.to(device), data.y_train.to(device), data.x_val.to(device), data.y_val.to(device),
-        epochs=payload.fine_tune_epochs, lr=data.recipe.fine_tune_lr, recipe=data.recipe, seed=payload.seed,
+        epochs=payload.fine_tune_epochs, lr=payload.fine_tune_lr, recipe=data.recipe, seed=payload.seed,
         weights=weights, on_epoch=on_epoch,
     )
 

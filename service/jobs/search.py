@@ -61,7 +61,7 @@ def prepare_search(spec: JobSpec, settings: Settings,
         trial=TrialPayload.of(task_spec.name, task.recipe, data), shared_state=reference.state,
         transformed_features=transform_features(transforms, reference.features.raw), space=space,
         epsilon=spec.search.epsilon, fine_tune_epochs=spec.search.fine_tune_epochs or task.recipe.fine_tune_epochs,
-        objective=spec.search.objective, seed=seed,
+        objective=spec.search.objective, seed=seed, fine_tune_lr=spec.search.fine_tune_lr or task.recipe.fine_tune_lr,
     )
     context = sampler_context(space, spec.search.epsilon, transforms)
     return PreparedSearch(payload, context, space, reference.cached, task_spec, data, seed, reference.state,

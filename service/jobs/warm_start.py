@@ -17,7 +17,8 @@ from service.spec import JobSpec
 from service.store import JobNotFoundError, Store
 
 #: search fields whose values must match for trial values to be comparable
-COMPARABLE_SEARCH_FIELDS = ("features", "segments", "transform", "epsilon", "objective", "fine_tune_epochs")
+COMPARABLE_SEARCH_FIELDS = ("features", "segments", "transform", "epsilon", "objective", "fine_tune_epochs",
+                            "fine_tune_lr")
 
 
 class WarmStartError(ValueError):

@@ -155,6 +155,7 @@ def test_artifacts_of_jobs_that_have_none_are_409_naming_why(server: Server) -> 
         ({"task": {"name": "digits"}, "search": {"trials": True}}, ["body", "search", "trials"]),
         ({"task": {"name": "digits"}, "search": {"seed": 10**30}}, ["body", "search", "seed"]),
         ({"task": {"name": "digits"}, "search": {"fine_tune_epochs": 10**9}}, ["body", "search", "fine_tune_epochs"]),
+        ({"task": {"name": "digits"}, "search": {"fine_tune_lr": 0}}, ["body", "search", "fine_tune_lr"]),
         ({"task": {"name": "digits"}, "resources": {"cpu": 1e-300}}, ["body", "resources", "cpu"]),
         ({"task": {"name": "arrays", "data": "a\u0000b.npz"}}, ["body", "task", "data"]),
         ({"task": {"name": "arrays", "data": "x" * 300}}, ["body", "task", "data"]),

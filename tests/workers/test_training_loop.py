@@ -74,7 +74,8 @@ def test_shared_weights_are_cached_by_spec_and_seed(digits, tmp_path) -> None:
 
 def payload(data, state) -> FineTunePayload:
     return FineTunePayload(TrialPayload.of("digits", get_task("digits").recipe, data), state,
-                           torch.rand(len(data.y_train), 2), SamplerSpace(("loss", "entropy"), 4), 1e-3, 2, "best", 0)
+                           torch.rand(len(data.y_train), 2), SamplerSpace(("loss", "entropy"), 4), 1e-3, 2, "best", 0,
+                           get_task("digits").recipe.fine_tune_lr)
 
 
 def test_fine_tune_reports_every_epoch_with_the_documented_keys(digits, tmp_path) -> None:
@@ -86,6 +87,25 @@ def test_fine_tune_reports_every_epoch_with_the_documented_keys(digits, tmp_path
     expected = {"val_accuracy", "objective", "train_loss", "epoch_seconds", "samples_per_second", "device", "node_id"}
     assert expected <= set(reports[0])
     assert reports[1]["objective"] == max(r["val_accuracy"] for r in reports)
+
+
+def test_fine_tune_runs_at_the_payloads_learning_rate(digits, tmp_path) -> None:
+    """``fine_tune_lr`` is the rate the fine-tune uses: at a negligible one the shared weights' score stays."""
+    from dataclasses import replace
+
+    from workers.training import accuracy
+
+    state, _ = shared_weights(SPEC, digits, 0, torch.device("cpu"), tmp_path)
+    model = get_task("digits").build_model(digits.input_shape, digits.num_classes)
+    model.load_state_dict(state)
+    start = accuracy(model, digits.x_val, digits.y_val)
+    config = {f"{f}_k{k}": 0.5 for f in ("loss", "entropy") for k in range(5)}
+    frozen: list[dict] = []
+    run_fine_tune(config, replace(payload(digits, state), fine_tune_lr=1e-12), report=frozen.append)
+    assert [r["val_accuracy"] for r in frozen] == [start, start]
+    moved: list[dict] = []
+    run_fine_tune(config, replace(payload(digits, state), fine_tune_lr=0.05), report=moved.append)
+    assert moved[-1]["val_accuracy"] != start
 
 
 @pytest.mark.parametrize(("kind", "epochs", "expected"), [
