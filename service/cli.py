@@ -594,7 +594,7 @@ def _strategy_parameters(name: str) -> tuple:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port of the REST API (0 picks a free one, printed at start)")] = 8000,
     db: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default $SAMPLERSEARCH_DATABASE_URL)")] = None,
     ray_address: Annotated[Optional[str], typer.Option(
         help="the Ray cluster's Job API / dashboard, e.g. http://ray-head:8265 (default: start a local Ray head)")] = None,
@@ -618,8 +618,9 @@ def serve(
             check_dashboard_port(settings.dashboard_port)  # before uvicorn, so the error is one line
         # Bound before the app starts a local Ray head, whose processes take ports of their own.
         listening = _listen(host, port)
-        config = uvicorn.Config(create_app(settings, public_url=f"http://{shown_host}:{port}"), host=host,
-                                port=port, log_level="warning")
+        bound = listening.getsockname()[1]  # the port picked, with --port 0
+        config = uvicorn.Config(create_app(settings, public_url=f"http://{shown_host}:{bound}"), host=host,
+                                port=bound, log_level="warning")
         uvicorn.Server(config).run(sockets=[listening])
     except RayStartError as error:
         _fail(str(error))

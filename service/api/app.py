@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         dispatcher = JobDispatcher(store, cluster, settings, public_url=public_url)
         dispatcher.start()
         app.state.controller = Controller(settings, store, dispatcher, cluster)
-        print(f"samplersearch: store {store.engine.url.render_as_string(hide_password=True)}, "
+        print(f"samplersearch: {f'API {public_url}, ' if public_url else ''}"
+              f"store {store.engine.url.render_as_string(hide_password=True)}, "
               f"Ray jobs {cluster.jobs_url}, dashboard {cluster.dashboard_url}", file=sys.stderr, flush=True)
         try:
             yield

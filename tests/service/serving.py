@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,11 +72,12 @@ class PortTaken(RuntimeError):
 
 def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | None = None,
                  timeout: float = 90.0, attempts: int = 3) -> Server:
-    """``samplersearch serve`` on a free port with its own cache and results dirs; waits for /health.
+    """``samplersearch serve --port 0`` with its own cache and results dirs; waits for /health at
+    the URL it prints.
 
-    A free port can be taken between probing it and the controller binding it (Ray starts its own
-    processes on random ports first), so a start that fails only with "address already in use" is
-    retried on fresh ports, ``attempts`` times in all. Any other failure raises at once.
+    The local Ray head's dashboard port is probed free here, and can be taken before the head binds
+    it, so a start that fails only with "address already in use" is retried on a fresh one,
+    ``attempts`` times in all. Any other failure raises at once.
     """
     for attempt in range(attempts):
         try:
@@ -88,31 +90,33 @@ def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | N
 
 def _start_server_once(workdir: Path, database_url: str, extra_env: dict[str, str] | None,
                        timeout: float) -> Server:
-    port, dashboard_port = free_ports(2)
-    log = workdir / f"serve-{port}.log"
+    dashboard_port = free_port()
+    log = workdir / f"serve-{time.time_ns()}.log"
     env = {**os.environ, "SAMPLERSEARCH_CACHE_DIR": str(workdir / "cache"),
            "SAMPLERSEARCH_RESULTS_DIR": str(workdir / "ray"), "SAMPLERSEARCH_DATA_DIR": str(workdir / "data"),
            "SAMPLERSEARCH_NUM_CPUS": "2", "SAMPLERSEARCH_DASHBOARD_PORT": str(dashboard_port),
            **(extra_env or {})}
-    with open(log, "ab") as handle:
+    with open(log, "ab") as handle:  # --port 0: the controller binds a free port and prints its URL
         process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(port), "--db", database_url],
+            [sys.executable, "-m", "service", "serve", "--port", "0", "--db", database_url],
             cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log, workdir)
     deadline = time.monotonic() + timeout
+    url = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text()[-3000:]
             error = PortTaken if "address already in use" in tail else RuntimeError
             raise error(f"server exited with {process.returncode}:\n{tail}")
+        if url is None and (printed := re.search(r"samplersearch: API (http://[^\s,]+),", log.read_text())):
+            url = printed.group(1)
         try:
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                return server
+            if url is not None and httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return Server(process, url, log, workdir)
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    server.stop()
+    Server(process, url or "", log, workdir).stop()
     raise RuntimeError(f"server did not answer /health within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
