@@ -169,7 +169,8 @@ def test_artifacts_of_jobs_that_have_none_are_409_naming_why(server: Server) -> 
     ids=["unknown-task", "negative-noise", "zero-trials", "over-max-trials", "unknown-searcher",
          "gpu-on-gpu-less-cluster", "data-outside-data-dir", "unknown-field", "missing-task", "unknown-strategy",
          "bad-strategy-option", "zero-seeds", "nan-noise", "infinite-imbalance", "nan-beta", "infinite-epsilon",
-         "nan-strategy-option", "bool-trials", "huge-seed", "huge-epochs", "zero-fine-tune-lr", "cpu-below-ray-granularity", "nul-in-data",
+         "nan-strategy-option", "bool-trials", "huge-seed", "huge-epochs", "zero-fine-tune-lr",
+         "cpu-below-ray-granularity", "nul-in-data",
          "long-data-name", "data-for-a-task-without-data", "bool-gpu", "string-trials", "fractional-trials",
          "warm-start-from-a-missing-job", "warm-start-twice-from-one-job"],
 )
