@@ -76,16 +76,15 @@ def start_server(workdir: Path, database_url: str, extra_env: dict[str, str] | N
     the URL it prints.
 
     The local Ray head's dashboard port is probed free here, and can be taken before the head binds
-    it, so a start that fails only with "address already in use" is retried on a fresh one,
+    it, so a start that fails only because a port was taken is retried on a fresh one,
     ``attempts`` times in all. Any other failure raises at once.
     """
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return _start_server_once(workdir, database_url, extra_env, timeout)
         except PortTaken:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+            pass
+    return _start_server_once(workdir, database_url, extra_env, timeout)
 
 
 def _start_server_once(workdir: Path, database_url: str, extra_env: dict[str, str] | None,
@@ -106,7 +105,8 @@ def _start_server_once(workdir: Path, database_url: str, extra_env: dict[str, st
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text()[-3000:]
-            error = PortTaken if "address already in use" in tail else RuntimeError
+            taken = "address already in use" in tail or "(the Ray dashboard of a local Ray) is in use" in tail
+            error = PortTaken if taken else RuntimeError
             raise error(f"server exited with {process.returncode}:\n{tail}")
         if url is None and (printed := re.search(r"samplersearch: API (http://[^\s,]+),", log.read_text())):
             url = printed.group(1)
