@@ -318,7 +318,7 @@ def evaluate(
 ) -> None:
     """Train from scratch with a sampler (or uniformly) and print validation and test accuracy as JSON."""
     from sampler_space import SamplerFormatError, load_sampler
-    from service.spec import TaskConfig
+    from service.spec import TaskConfig, sampler_reference_rounds
     from workers.evaluation import evaluate_sampler
     from workers.tasks.definition import TaskDataError
 
@@ -335,13 +335,17 @@ def evaluate(
             _fail(f"--sampler: no file {sampler!r}")
         except SamplerFormatError as error:
             _fail(f"--sampler: {error}")
+    try:
+        rounds = 1 if swift is None else sampler_reference_rounds(swift)
+    except ValueError as error:
+        _fail(f"--sampler: {error}")
     from workers.tasks import get_task
 
     total = epochs or get_task(task_spec.name).recipe.scratch_epochs
     with _epoch_progress(f"{sampler} from scratch", total) as on_epoch:
         try:
             result = evaluate_sampler(task_spec, seed, swift, Settings().task_paths(), epochs=epochs,
-                                      sampler_name=sampler, on_epoch=on_epoch)
+                                      sampler_name=sampler, on_epoch=on_epoch, reference_rounds=rounds)
         except TaskDataError as error:
             _fail(str(error))
     print(json.dumps(result.__dict__))

@@ -25,9 +25,10 @@ from pydantic import (
 )
 
 from sampler_space.features import FEATURE_NAMES
-from sampler_space.sampler_json import SamplerFormatError, sampler_from_document
+from sampler_space.sampler_json import sampler_from_document
 from sampler_space.strategies import make_strategy, strategy_class
 from sampler_space.strategies.registry import STRATEGIES, UnknownStrategyError
+from sampler_space.swift import SwiftSampler
 from workers.tasks import TaskSpec, get_task, list_tasks
 from workers.tasks.registry import UnknownTaskError
 
@@ -46,6 +47,22 @@ def _whole_number(value: Any) -> Any:
 Integer = Annotated[StrictInt, BeforeValidator(_whole_number)]
 #: pseudo-strategy of strategy jobs: fixed weights from an exported Swift Sampler
 SWIFT = "swift"
+#: the most rounds of reference-model training a job may ask for (``search.reference_rounds``)
+MAX_REFERENCE_ROUNDS = 5
+
+
+def sampler_reference_rounds(sampler: SwiftSampler) -> int:
+    """How many rounds trained the reference model whose features ``sampler`` weighs, from its
+    ``source.reference_rounds`` (absent: 1, the only kind before rounds existed).
+
+    Raises:
+        ValueError: naming the field, when it is not an integer from 1 to ``MAX_REFERENCE_ROUNDS``.
+    """
+    rounds = sampler.source.get("reference_rounds", 1)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_REFERENCE_ROUNDS:
+        raise ValueError(f"source.reference_rounds must be an integer from 1 to {MAX_REFERENCE_ROUNDS}, "
+                         f"got {rounds!r:.40}")
+    return rounds
 
 
 class TaskConfig(BaseModel):
@@ -115,6 +132,12 @@ class SearchConfig(BaseModel):
                                          "best epoch's, or the mean over the last ceil(E_f / 2) epochs (less seed "
                                          "noise; the default)")
     transform: Literal["cgf", "cdf"] = "cgf"
+    reference_rounds: Integer = Field(
+        default=2, ge=1, le=MAX_REFERENCE_ROUNDS,
+        description="rounds of reference-model training (the shared weights and the features' source): 1 is E_o "
+                    "epochs of uniform training; each further round trains again from the same initialisation, "
+                    "drawing rows by their probability of being clean under the previous round's model (a "
+                    "two-component Gaussian mixture on its training loss)")
     features: list[str] = Field(default_factory=lambda: ["loss", "entropy"], min_length=1, max_length=8)
     segments: Integer = Field(default=4, ge=1, le=32)
     epsilon: StrictFloat = Field(default=1e-3, gt=0.0, le=1.0)
@@ -266,8 +289,8 @@ class StrategyConfig(BaseModel):
             if set(self.options) != {"sampler"}:
                 raise ValueError("options: the swift strategy takes exactly one option, 'sampler' (a sampler JSON document)")
             try:
-                sampler_from_document(self.options["sampler"])
-            except SamplerFormatError as error:
+                sampler_reference_rounds(sampler_from_document(self.options["sampler"]))
+            except ValueError as error:  # SamplerFormatError is one
                 raise ValueError(f"options.sampler: {error}") from None
             return self
         try:

@@ -30,14 +30,16 @@ class Evaluation:
 
 def evaluate_sampler(spec: TaskSpec, seed: int, sampler: SwiftSampler | None, paths: TaskPaths, *,
                      epochs: int | None = None, sampler_name: str = "uniform", use_gpu: bool = True,
-                     data_seed: int | None = None, on_epoch: Callable[[EpochResult], None] | None = None) -> Evaluation:
+                     data_seed: int | None = None, on_epoch: Callable[[EpochResult], None] | None = None,
+                     reference_rounds: int = 1) -> Evaluation:
     """Train the task's model from a seeded initialisation for ``epochs`` (default: the task's
     ``scratch_epochs``) under ``sampler`` (``None``: uniform) and measure accuracy.
 
     ``seed`` seeds the initialisation and the draws; ``data_seed`` (default ``seed``) the label
     noise, imbalance and validation split. The sampler's features come from the shared-weights
-    reference model of ``(spec, data_seed)`` (trained and cached under ``paths.cache_dir`` if
-    needed), the same model a search job with that seed used. ``on_epoch`` sees each epoch's result.
+    reference model of ``(spec, data_seed)`` after ``reference_rounds`` rounds (trained and cached
+    under ``paths.cache_dir`` if needed), the same model a search job with that seed used.
+    ``on_epoch`` sees each epoch's result.
     """
     data_seed = seed if data_seed is None else data_seed
     task = get_task(spec.name)
@@ -48,7 +50,8 @@ def evaluate_sampler(spec: TaskSpec, seed: int, sampler: SwiftSampler | None, pa
     started = time.perf_counter()
     weights = None
     if sampler is not None:
-        features = reference_outputs(spec, data, data_seed, paths.cache_dir, sampler.features, want_gpu=use_gpu).features
+        features = reference_outputs(spec, data, data_seed, paths.cache_dir, sampler.features, want_gpu=use_gpu,
+                                     rounds=reference_rounds).features
         weights = sampler.weights(features.raw.to(device))
     model = build_model(spec, data, seed, device)
     history = train(model, data.x_train.to(device), data.y_train.to(device), data.x_val.to(device),

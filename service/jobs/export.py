@@ -44,7 +44,9 @@ def job_sampler_document(store: Store, job_id: int, trial_index: int | None = No
     base = {"job_id": job_id, "task": job.spec["task"]["name"],
             # The whole task spec: the reference model (and so the features) depends on its noise and data file.
             "task_spec": dict(job.spec["task"]), "metric": "val_accuracy",
-            "objective": job.spec["search"].get("objective", "last"), "seed": job.spec["search"].get("seed", 0)}
+            "objective": job.spec["search"].get("objective", "last"), "seed": job.spec["search"].get("seed", 0),
+            # Which reference model the features come from: ``evaluate`` and strategy jobs rebuild it.
+            "reference_rounds": job.spec["search"].get("reference_rounds", 1)}
     if recommendation is not None:
         base |= {"recommended": recommendation["choice"], "reason": recommendation["reason"]}
         if recommendation["choice"] == "uniform" and job.sampler_context is not None:

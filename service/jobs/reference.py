@@ -30,16 +30,17 @@ def runs_as_ray_task(resources: Resources, settings: Settings) -> bool:
 
 def compute_reference(
     spec: TaskSpec, data: TaskData, seed: int, resources: Resources, settings: Settings,
-    feature_names: tuple[str, ...] = (), want_keys: bool = False,
+    feature_names: tuple[str, ...] = (), want_keys: bool = False, rounds: int = 1,
 ) -> ReferenceOutputs:
-    """``reference_outputs`` for a job, in the driver or as a Ray task (see the module docstring).
-    Ray must already be initialised when ``runs_as_ray_task``."""
+    """``reference_outputs`` (after ``rounds`` rounds) for a job, in the driver or as a Ray task
+    (see the module docstring). Ray must already be initialised when ``runs_as_ray_task``."""
     cache_dir = settings.cache_dir.resolve()
     if not runs_as_ray_task(resources, settings):
-        return reference_outputs(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=False)
+        return reference_outputs(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=False, rounds=rounds)
     task = ray.remote(reference_outputs).options(num_cpus=resources.cpu, num_gpus=resources.gpu, max_retries=0,
                                                  name=f"reference model {spec.name}")
-    outputs = ray.get(task.remote(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=resources.gpu > 0))
+    outputs = ray.get(task.remote(spec, data, seed, cache_dir, feature_names, want_keys, want_gpu=resources.gpu > 0,
+                                  rounds=rounds))
     logger.info("reference model for %s computed by a Ray task on %s (shared weights %s)", spec.name,
                 outputs.device, "cached" if outputs.cached else "trained")
     return outputs

@@ -90,7 +90,7 @@ def run_report(store: Store, job_id: int, spec: JobSpec, settings: Settings) -> 
     samplers = ((UNIFORM, None),) if keeps_uniform else ((BEST, sampler), (UNIFORM, None))
     pending = [evaluate.remote(task_spec, seed, candidate, paths, epochs=epochs, sampler_name=name,
                                use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed,
-                               on_epoch=_poster(log, f"{name}/{seed}"))
+                               reference_rounds=spec.search.reference_rounds, on_epoch=_poster(log, f"{name}/{seed}"))
                for seed in range(seeds) for name, candidate in samplers]
     total = len(pending)
     store.update_job(job_id, report=running_report(0, total, epochs, {}))

@@ -53,9 +53,12 @@ def prepare_search(spec: JobSpec, settings: Settings,
     space = SamplerSpace(tuple(spec.search.features), spec.search.segments)
     on_phase("loading data")
     data = load_task_data(task_spec, seed, settings.task_paths())
-    cached = shared_weights_path(task_spec, seed, settings.cache_dir.resolve()).is_file()
-    on_phase("shared weights cached; features" if cached else "training shared weights; features")
-    reference = compute_reference(task_spec, data, seed, spec.resources, settings, feature_names=space.features)
+    rounds = spec.search.reference_rounds
+    cached = shared_weights_path(task_spec, seed, settings.cache_dir.resolve(), rounds).is_file()
+    on_phase("shared weights cached; features" if cached
+             else f"training shared weights ({rounds} round{'s' if rounds > 1 else ''}); features")
+    reference = compute_reference(task_spec, data, seed, spec.resources, settings, feature_names=space.features,
+                                  rounds=rounds)
     transforms = fit_transforms(reference.features, spec.search.transform)
     payload = FineTunePayload(
         trial=TrialPayload.of(task_spec.name, task.recipe, data), shared_state=reference.state,

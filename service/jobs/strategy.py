@@ -10,7 +10,7 @@ from sampler_space.sampler_json import sampler_from_document
 from service.config import Settings
 from service.jobs.reference import compute_reference
 from service.jobs.tuning import TrialRun, run_trials
-from service.spec import SWIFT, StrategyJobSpec
+from service.spec import SWIFT, StrategyJobSpec, sampler_reference_rounds
 from service.store import Store
 from workers.strategy_trial import StrategyPayload, strategy_trainable
 from workers.tasks import get_task, load_task_data
@@ -29,7 +29,7 @@ def prepare_strategy(spec: StrategyJobSpec, settings: Settings) -> StrategyPaylo
     if spec.strategy.name == SWIFT:
         sampler = sampler_from_document(spec.strategy.options["sampler"])
         reference = compute_reference(task_spec, data, data_seed, spec.resources, settings,
-                                      feature_names=tuple(sampler.features))
+                                      feature_names=tuple(sampler.features), rounds=sampler_reference_rounds(sampler))
         static_weights = sampler.weights(reference.features.raw).to(torch.float32)
     elif spec.strategy.options.get("keys") == "reference":
         keys = compute_reference(task_spec, data, data_seed, spec.resources, settings, want_keys=True).keys

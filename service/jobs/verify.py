@@ -45,7 +45,8 @@ def scratch_validation_accuracy(spec: JobSpec, paths: TaskPaths, context: dict[s
     sampler at ``point`` of the job's space (``None``: uniform, the plain shuffled loader)."""
     sampler = None if point is None else sampler_from_document(sampler_document(context, point, {}))
     return evaluate_sampler(spec.task.to_task_spec(), seed, sampler, paths, epochs=spec.verify.epochs,
-                            use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed).val_accuracy
+                            use_gpu=spec.resources.gpu > 0, data_seed=spec.search.seed,
+                            reference_rounds=spec.search.reference_rounds).val_accuracy
 
 
 def run_verify(store: Store, job_id: int, spec: JobSpec, prepared: PreparedSearch,

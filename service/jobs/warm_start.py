@@ -2,7 +2,7 @@
 same task and sampler space (``search.warm_start`` names them).
 
 A trial's value means the same in two jobs only when the task (data, noise, split), the space
-(features, knots, transform, weight floor) and the objective (its kind and E_f) are the same;
+(features, knots, transform, reference rounds, weight floor) and the objective (its kind and E_f) are the same;
 :func:`check_sources` refuses any other source, naming the field that differs. The search seed
 may differ: another seed's trials were measured on another draw of the noise and other shared
 weights, which the GP treats as noise on the same function.
@@ -17,8 +17,8 @@ from service.spec import JobSpec
 from service.store import JobNotFoundError, Store
 
 #: search fields whose values must match for trial values to be comparable
-COMPARABLE_SEARCH_FIELDS = ("features", "segments", "transform", "epsilon", "objective", "fine_tune_epochs",
-                            "fine_tune_lr")
+COMPARABLE_SEARCH_FIELDS = ("features", "segments", "transform", "reference_rounds", "epsilon", "objective",
+                            "fine_tune_epochs", "fine_tune_lr")
 
 
 class WarmStartError(ValueError):

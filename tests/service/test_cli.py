@@ -7,6 +7,7 @@ import json
 import logging
 
 import pytest
+import torch
 from malformed_arrays import MALFORMED_ARRAYS
 from typer.testing import CliRunner
 
@@ -34,10 +35,13 @@ runner = CliRunner()
         (["--task", "digits", "--set", "search.objective"], "--set: expected key=value"),
         (["--task", "digits", "--set", "kind.x=1"], "kind"),
         (["--task", "digits", "--train-size", "5"], "task.train_size"),
+        (["--task", "digits", "--set", "search.reference_rounds=0"], "search.reference_rounds"),
+        (["--task", "digits", "--set", "search.reference_rounds=6"], "search.reference_rounds"),
     ],
     ids=["unknown-task", "unknown-task-lists-known", "noise-above-1", "negative-noise", "imbalance-below-1",
          "zero-trials", "zero-parallel", "negative-gpu", "set-bad-choice", "set-below-minimum", "set-unknown-field",
-         "set-without-section", "set-without-value", "set-not-a-section", "train-size-too-small"],
+         "set-without-section", "set-without-value", "set-not-a-section", "train-size-too-small",
+         "no-reference-round", "too-many-reference-rounds"],
 )
 def test_run_rejects_bad_options_naming_the_field(arguments: list[str], expected: str, tmp_path) -> None:
     database = tmp_path / "jobs.db"
@@ -65,6 +69,19 @@ def test_evaluate_rejects_a_malformed_sampler_file_naming_the_field(tmp_path) ->
     path.write_text(json.dumps({"format": "samplersearch.sampler", "version": 7}))
     result = runner.invoke(app, ["evaluate", "--task", "digits", "--sampler", str(path)])
     assert result.exit_code == 2 and "--sampler" in result.output and "version" in result.output
+
+
+def test_evaluate_rejects_a_sampler_whose_reference_rounds_are_not_a_round_count(tmp_path) -> None:
+    from sampler_space import SwiftSampler, save_sampler
+    from sampler_space.transforms import fit_transform
+
+    transform = fit_transform("cdf", torch.rand(50))
+    for rounds in (0, "2", 2.5):
+        sampler = SwiftSampler(("loss",), (transform,), torch.full((1, 5), 0.5, dtype=torch.float64),
+                               source={"reference_rounds": rounds})
+        save_sampler(sampler, tmp_path / "s.json")
+        result = runner.invoke(app, ["evaluate", "--task", "digits", "--sampler", str(tmp_path / "s.json")])
+        assert result.exit_code == 2 and "--sampler: source.reference_rounds" in result.output
 
 
 def test_evaluate_reports_a_missing_sampler_file(tmp_path) -> None:

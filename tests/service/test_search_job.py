@@ -76,6 +76,16 @@ def test_a_succeeded_search_keeps_its_row_weights_and_reference_model(cli_search
     weights = np.load(io.BytesIO(store.artifact(job_id, "weights.npy").content))
     assert weights.shape == (1348,) and np.isfinite(weights).all() and (weights > 0).all()
     model = load_reference_model(store.artifact(job_id, "reference-model.pt").content)
+    # The reference model is the second round's (search.reference_rounds defaults to 2), cached as such.
+    import torch
+
+    from workers.reference import shared_weights_path
+    from workers.tasks import TaskSpec
+
+    cached = shared_weights_path(TaskSpec("digits", 0.3), 1, cli_search["workdir"] / "cache", rounds=2)
+    assert cached.is_file()
+    exported = model.model.state_dict()
+    assert all(torch.equal(value, exported[name]) for name, value in torch.load(cached, weights_only=True).items())
     assert model.task == {"name": "digits", "label_noise": 0.3, "noise_kind": "symmetric", "imbalance": 1.0,
                           "data": None, "train_size": None, "clean_validation": False}
 
@@ -116,6 +126,7 @@ def test_exported_json_is_the_verified_recommendation_and_loads(cli_search: dict
     assert [c["posterior_mean"] for c in candidates] == sorted((c["posterior_mean"] for c in candidates), reverse=True)
     assert 0 not in [c["trial"] for c in candidates]  # trial 0 is uniform itself
     document = json.loads(cli_search["out"].read_text())
+    assert document["source"]["reference_rounds"] == 2  # the default: evaluate rebuilds that reference model
     assert document["source"]["recommended"] == recommendation["choice"]
     assert document["source"]["reason"] == recommendation["reason"]
     sampler = load_sampler(cli_search["out"])

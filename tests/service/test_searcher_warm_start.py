@@ -110,6 +110,7 @@ def test_warm_start_learns_the_succeeded_trials_of_a_comparable_job(tmp_path) ->
     ({"search": {"features": ["loss"]}}, "search.features"),
     ({"search": {"fine_tune_epochs": 9}}, "search.fine_tune_epochs"),
     ({"search": {"fine_tune_lr": 0.01}}, "search.fine_tune_lr"),
+    ({"search": {"reference_rounds": 1}}, "search.reference_rounds"),
     ({"search": {"objective": "best"}}, "search.objective"),
 ])
 def test_warm_start_refuses_a_job_that_measured_something_else(tmp_path, change: dict, field: str) -> None:

@@ -23,7 +23,37 @@ def test_migrations_create_tables_and_record_head(store: Store) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"jobs", "trials", "artifacts", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+
+
+def test_search_jobs_stored_before_reference_rounds_keep_one_round(database_url: str) -> None:
+    """Migration 0005: a search job stored before ``search.reference_rounds`` existed trained its
+    reference model once, and says so after the upgrade; a downgrade takes the field away again."""
+    from alembic import command
+    from alembic.config import Config
+
+    from service.store import MIGRATIONS_DIR, make_engine
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def migrate_to(revision: str, step=command.upgrade) -> None:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+
+    migrate_to("0004")
+    old = Store(database_url, apply_migrations=False)
+    search = old.create_job({"task": {"name": "digits"}, "search": {"trials": 4}})
+    strategy = old.create_job({"task": {"name": "digits"}, "strategy": {"name": "uniform"}}, kind="strategy")
+    migrate_to("head")
+    assert old.get_job(search.id).spec["search"] == {"trials": 4, "reference_rounds": 1}
+    assert "search" not in old.get_job(strategy.id).spec
+    migrate_to("0004", command.downgrade)
+    assert old.get_job(search.id).spec["search"] == {"trials": 4}
+    old.dispose()
+    engine.dispose()
 
 
 def test_migrations_are_idempotent_on_reopen(store: Store) -> None:

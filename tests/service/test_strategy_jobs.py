@@ -49,6 +49,20 @@ def test_unknown_strategy_or_option_is_a_validation_error_naming_it() -> None:
                         "strategy": {"name": "nws", "options": {"speed": 1}}})
 
 
+def test_a_swift_sampler_must_name_a_reference_round_count_it_could_come_from(tmp_path) -> None:
+    from pydantic import ValidationError
+
+    digits_sampler_file(tmp_path / "swift.json", tmp_path / "cache")
+    document = json.loads((tmp_path / "swift.json").read_text())
+    body = {"kind": "strategy", "task": {"name": "digits"}, "strategy": {"name": "swift", "options": {}}}
+    for rounds in (2, 1):
+        body["strategy"]["options"]["sampler"] = {**document, "source": {"reference_rounds": rounds}}
+        assert parse_job_spec(body).strategy.name == "swift"
+    body["strategy"]["options"]["sampler"] = {**document, "source": {"reference_rounds": 9}}
+    with pytest.raises(ValidationError, match="options.sampler: source.reference_rounds must be an integer from 1"):
+        parse_job_spec(body)
+
+
 def digits_sampler_file(path, cache_dir) -> None:
     spec = TaskSpec("digits")
     data = load_task_data(spec, 0)

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sampler_space.features import features_from_logits, predict_logits
 from sampler_space.space import InvalidCandidateError, SamplerSpace
-from workers.reference import build_model, shared_weights
+from workers.reference import (
+    CLEAN_FLOOR,
+    build_model,
+    clean_probability,
+    shared_weights,
+    shared_weights_key,
+    train_shared_weights,
+)
 from workers.tasks import Recipe, TaskSpec, get_task, load_task_data
 from workers.trainable import FineTunePayload, objective_value, run_fine_tune
 from workers.training import NonFiniteLossError, accuracy, train
@@ -132,3 +140,45 @@ def test_invalid_candidates_are_refused_naming_the_knot(bad: dict) -> None:
         del config["loss_k0"]
     with pytest.raises(InvalidCandidateError, match="loss_k0"):
         SamplerSpace(("loss", "entropy"), 4).decode(config)
+
+
+def test_a_second_reference_round_trains_other_weights_under_their_own_cache_key(tmp_path) -> None:
+    noisy = TaskSpec("digits", label_noise=0.4)
+    data = load_task_data(noisy, 0)
+    assert shared_weights_key(noisy, 0) == shared_weights_key(noisy, 0, rounds=1) != shared_weights_key(noisy, 0, 2)
+    one, _ = shared_weights(noisy, data, 0, torch.device("cpu"), tmp_path)
+    two, cached = shared_weights(noisy, data, 0, torch.device("cpu"), tmp_path, rounds=2)
+    assert not cached and any(not torch.equal(one[k], two[k]) for k in one)
+    again, cached_again = shared_weights(noisy, data, 0, torch.device("cpu"), tmp_path, rounds=2)
+    assert cached_again and all(torch.equal(two[k], again[k]) for k in two)
+    with pytest.raises(ValueError, match="at least 1"):
+        train_shared_weights(noisy, data, 0, torch.device("cpu"), rounds=0)
+
+
+def test_the_second_round_draws_rows_by_the_first_models_clean_probability(tmp_path) -> None:
+    """Round 2 is round 1's recipe with rows drawn by P(clean) of round 1's training loss."""
+    from workers.training import train as plain_train
+
+    noisy = TaskSpec("digits", label_noise=0.4)
+    data = load_task_data(noisy, 0)
+    first = build_model(noisy, data, 0, torch.device("cpu"))
+    first.load_state_dict(shared_weights(noisy, data, 0, torch.device("cpu"), tmp_path)[0])
+    weights = clean_probability(features_from_logits(predict_logits(first, data.x_train), data.y_train, ("loss",))[:, 0])
+    recipe = get_task("digits").recipe
+    by_hand = build_model(noisy, data, 0, torch.device("cpu"))
+    plain_train(by_hand, data.x_train, data.y_train, data.x_val, data.y_val, epochs=recipe.pretrain_epochs,
+                lr=recipe.lr, recipe=recipe, seed=0, weights=weights)
+    second, _ = shared_weights(noisy, data, 0, torch.device("cpu"), tmp_path, rounds=2)
+    assert all(torch.equal(value, second[name]) for name, value in by_hand.state_dict().items())
+    # Most of what round 2 draws is clean: P(clean) ranks the flipped rows low.
+    flipped = data.train_flipped
+    assert float((weights * flipped).sum() / weights.sum()) < 0.5 * float(flipped.float().mean())
+
+
+def test_clean_probability_is_the_low_loss_components_posterior_with_a_floor() -> None:
+    loss = torch.cat([torch.full((50,), 0.1), torch.full((50,), 0.12), torch.full((30,), 3.0), torch.full((30,), 3.2)])
+    probability = clean_probability(loss)
+    assert probability.dtype == torch.float32 and probability.shape == loss.shape
+    assert torch.allclose(probability[:100], torch.ones(100), atol=1e-3)
+    assert torch.equal(probability[100:], torch.full((60,), CLEAN_FLOOR))
+    assert torch.equal(clean_probability(torch.full((10,), 0.7)), torch.ones(10))  # one value: nothing to tell apart
