@@ -15,14 +15,11 @@ names the variant's results file.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "service"]
+from cli_jobs import run_job
 
 
 def main() -> None:
@@ -42,14 +39,9 @@ def main() -> None:
     for setting in args.settings:
         task, noise, *kind = setting.split(":")
         for seed in args.seeds:
-            command = CLI + ["run", "--task", task, "--label-noise", noise, "--noise-kind", (kind or ["symmetric"])[0],
-                             "--trials", str(args.trials), "--seed", str(seed), "--report-seeds", str(args.report_seeds),
-                             "--db", f"sqlite:///{workdir / 'jobs.db'}", "--out", str(workdir / "best.json")]
-            command += [item for override in args.overrides for item in ("--set", override)]
-            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-            summary = json.loads(done.stdout.strip().splitlines()[-1])
+            arguments = ["--task", task, "--label-noise", noise, "--noise-kind", (kind or ["symmetric"])[0],
+                         "--trials", str(args.trials), "--seed", str(seed), "--report-seeds", str(args.report_seeds)]
+            summary = run_job(workdir, arguments + [item for override in args.overrides for item in ("--set", override)])
             rows.append((setting, seed, summary))
             print(setting, seed, summary["recommended"], summary["report"]["gain"], flush=True)
     passed = "".join(f" --set {override}" for override in args.overrides) + (f" --tag {args.tag}" if args.tag else "")

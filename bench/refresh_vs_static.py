@@ -22,15 +22,13 @@ The refreshing strategy lives here, not in the product: it was measured and not 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from cli_jobs import run_job
 from torch import Tensor, nn
 
 from sampler_space.drawing import IndexDrawer
@@ -45,8 +43,6 @@ from service.store import Store
 from workers.reference import build_model, reference_outputs
 from workers.tasks import TaskData, TaskSpec, get_task, load_task_data
 from workers.training import accuracy, train
-
-CLI = [sys.executable, "-m", "service"]
 
 
 class RefreshedFeatures(Strategy):
@@ -96,13 +92,8 @@ def test_accuracy(spec: TaskSpec, data: TaskData, mode: str, sampler: SwiftSampl
 
 def search(workdir: Path, args: argparse.Namespace, seed: int) -> dict:
     """One ``samplersearch run --no-report``; its JSON summary."""
-    command = CLI + ["run", "--task", args.task, "--label-noise", args.label_noise, "--noise-kind", args.noise_kind,
-                     "--trials", str(args.trials), "--seed", str(seed), "--no-report",
-                     "--db", f"sqlite:///{workdir / 'jobs.db'}", "--out", str(workdir / "best.json")]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_job(workdir, ["--task", args.task, "--label-noise", args.label_noise, "--noise-kind", args.noise_kind,
+                             "--trials", str(args.trials), "--seed", str(seed), "--no-report"])
 
 
 def main() -> None:

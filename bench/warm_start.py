@@ -13,29 +13,20 @@ from-scratch gain over uniform, and the search + verify wall-clock.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "service"]
+from cli_jobs import run_job
 
 
 def run(workdir: Path, task: str, noise: str, seed: int, trials: int, report_seeds: int,
         warm_start: int | None = None) -> dict:
     """One ``samplersearch run``; its JSON summary."""
-    command = CLI + ["run", "--task", task, "--label-noise", noise, "--trials", str(trials), "--seed", str(seed),
-                     "--report-seeds", str(report_seeds), "--db", f"sqlite:///{workdir / 'jobs.db'}",
-                     "--out", str(workdir / "best.json")]
-    if warm_start is not None:
-        command += ["--warm-start", str(warm_start)]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--task", task, "--label-noise", noise, "--trials", str(trials), "--seed", str(seed),
+                 "--report-seeds", str(report_seeds)]
+    return run_job(workdir, arguments + ([] if warm_start is None else ["--warm-start", str(warm_start)]))
 
 
 def main() -> None:
