@@ -76,17 +76,26 @@ def _trained(spec: TaskSpec, data: TaskData, seed: int, device: torch.device, we
     return model
 
 
+def next_round(spec: TaskSpec, data: TaskData, seed: int, device: torch.device,
+               previous: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The round after the one whose CPU state dict is ``previous``: E_o epochs from ``seed``'s
+    initialisation, rows drawn by :func:`clean_probability` of ``previous``'s training loss."""
+    model = build_model(spec, data, seed, device)
+    model.load_state_dict(previous)
+    loss = cross_entropy_loss(predict_logits(model, data.x_train.to(device)), data.y_train.to(device))
+    refined = _trained(spec, data, seed, device, clean_probability(loss))
+    return {name: value.detach().cpu() for name, value in refined.state_dict().items()}
+
+
 def train_shared_weights(spec: TaskSpec, data: TaskData, seed: int, device: torch.device,
                          rounds: int = 1) -> dict[str, Tensor]:
     """``rounds`` rounds of E_o epochs each (see the module docstring); returns a CPU state dict."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
-    model = _trained(spec, data, seed, device, None)
+    state = {name: value.detach().cpu() for name, value in _trained(spec, data, seed, device, None).state_dict().items()}
     for _ in range(rounds - 1):
-        labels = data.y_train.to(device)
-        loss = cross_entropy_loss(predict_logits(model, data.x_train.to(device)), labels)
-        model = _trained(spec, data, seed, device, clean_probability(loss))
-    return {name: value.detach().cpu() for name, value in model.state_dict().items()}
+        state = next_round(spec, data, seed, device, state)
+    return state
 
 
 def shared_weights_path(spec: TaskSpec, seed: int, cache_dir: Path, rounds: int = 1) -> Path:
@@ -99,11 +108,16 @@ def shared_weights(
 ) -> tuple[dict[str, Tensor], bool]:
     """Shared weights of ``(spec, seed)`` after ``rounds`` rounds, cached under
     ``cache_dir/shared-weights``: ``(cpu_state_dict, was_cached)``."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     path = shared_weights_path(spec, seed, cache_dir, rounds)
     directory = path.parent
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True), True
-    state = train_shared_weights(spec, data, seed, device, rounds)
+    if rounds > 1:  # each round is cached, so a later one starts from the earlier one's file
+        state = next_round(spec, data, seed, device, shared_weights(spec, data, seed, device, cache_dir, rounds - 1)[0])
+    else:
+        state = train_shared_weights(spec, data, seed, device)
     directory.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.partial")
     torch.save(state, partial)
